@@ -1,0 +1,80 @@
+"""Command line: train, bench, sweep, info, publish, convert."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+
+
+def _add_config_args(ap: argparse.ArgumentParser) -> None:
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            if f.name in ("schedule", "betas"):
+                continue
+            default = f.default
+            ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=None,
+                            help=f"{cls.__name__}.{f.name} (default {default})")
+    ap.add_argument("--schedule", default=None,
+                    help='checkpoint schedule as JSON [[until, every], ...], default ' + json.dumps(TrainConfig().schedule))
+
+
+def _configs(args) -> tuple[ModelConfig, TrainConfig]:
+    def pick(cls):
+        kw = {}
+        for f in dataclasses.fields(cls):
+            v = getattr(args, f.name, None)
+            if v is not None and f.name not in ("schedule", "betas"):
+                kw[f.name] = v
+        return kw
+
+    tkw = pick(TrainConfig)
+    if args.schedule:
+        tkw["schedule"] = tuple(tuple(x) for x in json.loads(args.schedule))
+    return ModelConfig(**pick(ModelConfig)), TrainConfig(**tkw)
+
+
+def cmd_train(args) -> int:
+    from .series import SeriesError
+    from .train import summary, train_series
+
+    mcfg, tcfg = _configs(args)
+    print(f"training into {args.out}: {mcfg}\n{tcfg}\n{len(tcfg.checkpoint_steps())} checkpoints", file=sys.stderr)
+    try:
+        s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet)
+    except SeriesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(summary(s), indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m grok_core", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train one run into a checkpoint series (resumes a partial one)")
+    t.add_argument("out", help="series folder to create or resume")
+    t.add_argument("--dtype", choices=["float32", "float16"], default="float32", help="storage dtype of checkpoints")
+    t.add_argument("--title", default=None)
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_args(t)
+    t.set_defaults(fn=cmd_train)
+    for modname in _EXTRA_MODULES:
+        importlib.import_module(f"grok_core.{modname}").register(sub)
+    return ap
+
+
+# Each of these modules defines `register(subparsers)` adding its own subcommands.
+_EXTRA_MODULES = [m for m in ("sources_cli", "bench", "sweep") if (Path(__file__).parent / f"{m}.py").exists()]
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.fn(args)

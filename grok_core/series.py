@@ -1,0 +1,408 @@
+"""The checkpoint-series format: one folder, read by the app, written by training and converters.
+
+    series.json                     small description: format version, configs, steps, per-step
+                                    metrics, the train/test split, dtype, files with sha256
+    params-<first>-<last>.safetensors   parameters stacked over steps: "embed.W_E" is
+                                    [n_steps_in_shard, d_vocab, d_model]; a step is one index
+    resume-<step>.safetensors       (while training) float32 params + AdamW state to resume exactly
+    <extra>.safetensors             optional cached results (e.g. progress measures)
+
+series.json is the commit point: data files are written under new names first and the JSON is
+replaced atomically last, so a run killed at any moment leaves a series that loads exactly the
+checkpoints it lists. Checksums are verified on open; anything inconsistent is refused with a
+message naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from . import __version__
+from .config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
+from .data import mask_from_hex, mask_to_hex
+
+FORMAT = "grok-series"
+FORMAT_VERSION = 1
+JSON_NAME = "series.json"
+DTYPES = {"float32": torch.float32, "float16": torch.float16}
+METRIC_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
+
+
+class SeriesError(Exception):
+    """A series (or one of its files) that cannot be used, with a message for people."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; series files are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> str:
+    """save_file to a temporary name then rename; returns the sha256 of what was written."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        digest = sha256_file(Path(tmp))
+        os.replace(tmp, path)
+        return digest
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _round(values, digits=7) -> list[float]:
+    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+@dataclass
+class _Shard:
+    file: str
+    steps: list[int]
+    sha256: str
+    bytes: int
+
+
+class Series:
+    """A loaded series: configs, checkpoint steps, metrics, split; parameters read lazily per step."""
+
+    def __init__(self, path, verify: bool = True):
+        self.path = Path(path)
+        jp = self.path / JSON_NAME
+        if not self.path.is_dir():
+            raise SeriesError(f"{self.path}: not a folder (a series is a folder holding {JSON_NAME})")
+        if not jp.is_file():
+            raise SeriesError(f"{jp}: missing; this folder is not a checkpoint series")
+        try:
+            meta = json.loads(jp.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise SeriesError(f"{jp}: not valid JSON ({e})") from e
+        self.meta = meta
+        self._check_header(jp, meta)
+        try:
+            self.model_cfg: ModelConfig = model_config_from_dict(meta["model_config"])
+            self.train_cfg: TrainConfig = train_config_from_dict(meta["train_config"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise SeriesError(f"{jp}: bad model_config/train_config ({e})") from e
+        self.dtype_name = meta["dtype"]
+        if self.dtype_name not in DTYPES:
+            raise SeriesError(f"{jp}: unknown dtype {self.dtype_name!r} (expected one of {sorted(DTYPES)})")
+        self.shards = [_Shard(**s) for s in meta["shards"]]
+        self.steps = np.array([s for sh in self.shards for s in sh.steps], dtype=np.int64)
+        if len(self.steps) == 0:
+            raise SeriesError(f"{jp}: lists no checkpoints yet")
+        if np.any(np.diff(self.steps) <= 0):
+            raise SeriesError(f"{jp}: checkpoint steps are not strictly increasing")
+        self.complete = bool(meta.get("complete", False))
+        self.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in meta["metrics"].items()}
+        self.metrics["step"] = self.metrics["step"].astype(np.int64)
+        n = self.model_cfg.p**2
+        try:
+            self.train_mask = mask_from_hex(meta["split"]["train_mask_hex"], n)
+        except (KeyError, ValueError) as e:
+            raise SeriesError(f"{jp}: bad split ({e})") from e
+        self._where = {}
+        for si, sh in enumerate(self.shards):
+            for i, s in enumerate(sh.steps):
+                self._where[int(s)] = (si, i)
+        self._handles: dict[int, object] = {}
+        for sh in self.shards:
+            self._check_shard(sh, verify)
+
+    # -- validation -----------------------------------------------------------------------
+    @staticmethod
+    def _check_header(jp: Path, meta) -> None:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise SeriesError(f"{jp}: not a {FORMAT} description (format field is {meta.get('format') if isinstance(meta, dict) else None!r})")
+        v = meta.get("format_version")
+        if v != FORMAT_VERSION:
+            hint = "written by a newer grok_core; upgrade" if isinstance(v, int) and v > FORMAT_VERSION else "unknown"
+            raise SeriesError(f"{jp}: format_version {v!r} is not supported ({hint}; this grok_core reads {FORMAT_VERSION})")
+        missing = [k for k in ("model_config", "train_config", "dtype", "shards", "metrics", "split") if k not in meta]
+        if missing:
+            raise SeriesError(f"{jp}: missing field(s) {', '.join(missing)}")
+        if not isinstance(meta["shards"], list):
+            raise SeriesError(f"{jp}: 'shards' must be a list")
+        for s in meta["shards"]:
+            if not isinstance(s, dict) or set(s) != {"file", "steps", "sha256", "bytes"}:
+                raise SeriesError(f"{jp}: malformed shard entry {s!r}")
+            if "/" in s["file"] or "\\" in s["file"] or s["file"].startswith("."):
+                raise SeriesError(f"{jp}: shard file name {s['file']!r} must be a plain file name")
+
+    def _check_shard(self, sh: _Shard, verify: bool) -> None:
+        fp = self.path / sh.file
+        if not fp.is_file():
+            raise SeriesError(f"{fp}: missing (listed in {JSON_NAME})")
+        size = fp.stat().st_size
+        if size != sh.bytes:
+            raise SeriesError(f"{fp}: {size} bytes, expected {sh.bytes} (truncated or replaced)")
+        if verify and sha256_file(fp) != sh.sha256:
+            raise SeriesError(f"{fp}: sha256 does not match {JSON_NAME} (file corrupt)")
+        try:
+            with safe_open(fp, framework="pt") as f:
+                keys = set(f.keys())
+                shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
+                dtypes = {k: f.get_slice(k).get_dtype() for k in keys}
+        except Exception as e:  # safetensors raises several types for bad headers
+            raise SeriesError(f"{fp}: not a readable safetensors file ({e})") from e
+        want = self.model_cfg.param_shapes()
+        if keys != set(want):
+            raise SeriesError(f"{fp}: tensors {sorted(keys ^ set(want))} missing or unexpected")
+        st_dtype = {"float32": "F32", "float16": "F16"}[self.dtype_name]
+        for k, shape in want.items():
+            if shapes[k] != (len(sh.steps), *shape):
+                raise SeriesError(f"{fp}: tensor {k} has shape {list(shapes[k])}, expected {[len(sh.steps), *shape]}")
+            if dtypes[k] != st_dtype:
+                raise SeriesError(f"{fp}: tensor {k} is {dtypes[k]}, series says {self.dtype_name}")
+
+    # -- access ---------------------------------------------------------------------------
+    def _handle(self, si: int):
+        if si not in self._handles:
+            self._handles[si] = safe_open(self.path / self.shards[si].file, framework="pt")
+        return self._handles[si]
+
+    def nearest_step(self, step: int) -> int:
+        i = int(np.argmin(np.abs(self.steps - int(step))))
+        return int(self.steps[i])
+
+    def index_of(self, step: int) -> int:
+        return int(np.searchsorted(self.steps, self.nearest_step(step)))
+
+    def params_at(self, step: int, dtype=torch.float32) -> dict[str, torch.Tensor]:
+        """Parameters at a checkpoint step (exact step; KeyError lists the nearest)."""
+        step = int(step)
+        if step not in self._where:
+            raise KeyError(f"step {step} is not a checkpoint of {self.path.name}; nearest is {self.nearest_step(step)}")
+        si, i = self._where[step]
+        f = self._handle(si)
+        return {k: f.get_slice(k)[i].to(dtype) for k in self.model_cfg.param_shapes()}
+
+    def stacked(self, name: str, dtype=torch.float32) -> torch.Tensor:
+        """One parameter over all checkpoints: [n_steps, *shape]."""
+        return torch.cat([self._handle(si).get_tensor(name).to(dtype) for si in range(len(self.shards))])
+
+    def files(self) -> list[Path]:
+        return [self.path / JSON_NAME] + [self.path / s.file for s in self.shards] + [
+            self.path / e["file"] for e in self.meta.get("extras", {}).values()
+        ]
+
+    def nbytes(self) -> int:
+        return sum(f.stat().st_size for f in self.files() if f.exists())
+
+    def extra_path(self, name: str) -> Path | None:
+        """Path of a cached extra (e.g. 'progress') if present and its checksum matches."""
+        e = self.meta.get("extras", {}).get(name)
+        if not e:
+            return None
+        fp = self.path / e["file"]
+        if not fp.is_file() or sha256_file(fp) != e["sha256"]:
+            return None
+        return fp
+
+    @property
+    def title(self) -> str:
+        return self.meta.get("title") or self.path.name
+
+    def __repr__(self) -> str:
+        return f"Series({str(self.path)!r}, {len(self.steps)} checkpoints, steps {self.steps[0]}..{self.steps[-1]}, {self.dtype_name})"
+
+
+def open_series(path, verify: bool = True) -> Series:
+    return Series(path, verify=verify)
+
+
+def add_extra(series_path, name: str, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:
+    """Store a cached result beside a series and record it (with sha256) in series.json."""
+    series_path = Path(series_path)
+    fname = f"{name}.safetensors"
+    digest = atomic_save_tensors(series_path / fname, tensors, metadata)
+    jp = series_path / JSON_NAME
+    meta = json.loads(jp.read_text())
+    meta.setdefault("extras", {})[name] = {"file": fname, "sha256": digest}
+    atomic_write_bytes(jp, json.dumps(meta, indent=1).encode())
+    return series_path / fname
+
+
+class SeriesWriter:
+    """Builds a series incrementally (training, converters). Every `flush` leaves a loadable series."""
+
+    def __init__(
+        self,
+        path,
+        model_cfg: ModelConfig,
+        train_cfg: TrainConfig,
+        train_mask: np.ndarray,
+        dtype: str = "float32",
+        shard_size: int = 32,
+        title: str | None = None,
+        provenance: dict | None = None,
+    ):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}")
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.model_cfg, self.train_cfg, self.dtype = model_cfg, train_cfg, dtype
+        self.shard_size = shard_size
+        self.meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "grok_core_version": __version__,
+            "title": title,
+            "model_config": to_dict(model_cfg),
+            "train_config": to_dict(train_cfg),
+            "dtype": dtype,
+            "complete": False,
+            "shards": [],
+            "metrics": {"step": [], **{k: [] for k in METRIC_NAMES}},
+            "split": {
+                "kind": "mask",
+                "p": model_cfg.p,
+                "frac_train": train_cfg.frac_train,
+                "data_seed": train_cfg.data_seed,
+                "n_train": int(train_mask.sum()),
+                "train_mask_hex": mask_to_hex(train_mask),
+            },
+            "resume": None,
+            "provenance": provenance or {},
+        }
+        self._open: dict[str, list[torch.Tensor]] = {}  # the last, still-growing shard
+        self._open_steps: list[int] = []
+        self._pending_resume: dict[str, torch.Tensor] | None = None
+        self._dirty = False
+
+    @classmethod
+    def resume(cls, path, shard_size: int = 32) -> tuple[SeriesWriter, dict[str, torch.Tensor] | None]:
+        """Reopen a partial series for appending; returns the writer and its saved resume state."""
+        s = Series(path)
+        w = cls.__new__(cls)
+        w.path, w.model_cfg, w.train_cfg, w.dtype = s.path, s.model_cfg, s.train_cfg, s.dtype_name
+        w.shard_size, w.meta = shard_size, s.meta
+        w._open, w._open_steps, w._pending_resume, w._dirty = {}, [], None, False
+        # Reopen the last shard if it is not full, so it keeps growing rather than leaving a stub.
+        last = s.shards[-1]
+        if len(last.steps) < shard_size:
+            f = s._handle(len(s.shards) - 1)
+            w._open = {k: list(f.get_tensor(k).unbind(0)) for k in s.model_cfg.param_shapes()}
+            w._open_steps = list(last.steps)
+        state = None
+        r = s.meta.get("resume")
+        if r:
+            fp = s.path / r["file"]
+            if not fp.is_file() or sha256_file(fp) != r["sha256"]:
+                raise SeriesError(f"{fp}: resume state missing or corrupt; cannot resume exactly")
+            with safe_open(fp, framework="pt") as f:
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        return w, state
+
+    def _open_is_listed(self) -> bool:
+        return bool(self.meta["shards"]) and self.meta["shards"][-1]["steps"] == self._open_steps
+
+    def add_checkpoint(self, step: int, params: dict[str, torch.Tensor]) -> None:
+        if self._open_steps and step <= self._open_steps[-1]:
+            raise ValueError(f"checkpoint steps must increase ({step} after {self._open_steps[-1]})")
+        for k in self.model_cfg.param_shapes():
+            self._open.setdefault(k, []).append(params[k].detach().to("cpu", DTYPES[self.dtype]).clone())
+        self._open_steps.append(int(step))
+        self._dirty = True
+
+    def add_metrics(self, step: int, values: dict[str, float]) -> None:
+        m = self.meta["metrics"]
+        if m["step"] and step <= m["step"][-1]:
+            return
+        m["step"].append(int(step))
+        for k in METRIC_NAMES:
+            m[k].append(float(f"{float(values[k]):.7g}"))
+
+    def set_resume_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._pending_resume = {k: v.detach().to("cpu").clone() for k, v in state.items()}
+
+    def flush(self, complete: bool = False) -> None:
+        """Write the open shard (under a new name), the resume state, then series.json atomically."""
+        old_files = []
+        shards = self.meta["shards"]
+        if self._open_steps:
+            listed = self._open_is_listed()
+            if not listed or self._dirty:
+                name = f"params-{self._open_steps[0]:07d}-{self._open_steps[-1]:07d}.safetensors"
+                tensors = {k: torch.stack(v) for k, v in self._open.items()}
+                digest = atomic_save_tensors(self.path / name, tensors, {"steps": json.dumps(self._open_steps)})
+                entry = {"file": name, "steps": list(self._open_steps), "sha256": digest, "bytes": (self.path / name).stat().st_size}
+                if shards and shards[-1]["steps"][0] == self._open_steps[0]:
+                    if shards[-1]["file"] != name:
+                        old_files.append(shards[-1]["file"])
+                    shards[-1] = entry
+                else:
+                    shards.append(entry)
+            if len(self._open_steps) >= self.shard_size:
+                self._open, self._open_steps = {}, []
+        self._dirty = False
+        if self._pending_resume is not None and not complete:
+            step = int(self._pending_resume["__step__"].item())
+            name = f"resume-{step:07d}.safetensors"
+            digest = atomic_save_tensors(self.path / name, self._pending_resume)
+            if self.meta.get("resume") and self.meta["resume"]["file"] != name:
+                old_files.append(self.meta["resume"]["file"])
+            self.meta["resume"] = {"file": name, "sha256": digest, "step": step}
+            self._pending_resume = None
+        if complete:
+            if self.meta.get("resume"):
+                old_files.append(self.meta["resume"]["file"])
+            self.meta["resume"] = None
+            self.meta["complete"] = True
+        atomic_write_bytes(self.path / JSON_NAME, json.dumps(self.meta, indent=1).encode())
+        for f in old_files:  # only after the JSON no longer lists them
+            try:
+                os.unlink(self.path / f)
+            except FileNotFoundError:
+                pass
+        self._remove_orphans()
+
+    def _remove_orphans(self) -> None:
+        """Delete data files a killed run wrote but never listed (and stale temporary files)."""
+        listed = {s["file"] for s in self.meta["shards"]} | {e["file"] for e in self.meta.get("extras", {}).values()}
+        if self.meta.get("resume"):
+            listed.add(self.meta["resume"]["file"])
+        for fp in self.path.iterdir():
+            n = fp.name
+            if (n.startswith(("params-", "resume-")) and n.endswith(".safetensors") and n not in listed) or (
+                n.startswith(".") and n.endswith(".tmp")
+            ):
+                try:
+                    fp.unlink()
+                except FileNotFoundError:
+                    pass
