@@ -1,0 +1,542 @@
+"""Sources: the manifest, local folders, and the real huggingface_hub code path against a cache in a
+temporary HF_HOME laid out exactly as huggingface_hub documents it:
+
+    HF_HOME/hub/models--ORG--NAME/blobs/<sha256 or git-sha1>
+                                 /refs/main                      (holds the commit hash)
+                                 /snapshots/<commit>/<file> -> ../../blobs/<hash>
+
+How the environment reaches huggingface_hub: it reads HF_HOME, HF_HUB_CACHE, HF_ASSETS_CACHE and
+HF_HUB_OFFLINE into `huggingface_hub.constants` when it is imported, and its functions read those
+constants at call time. The in-process tests therefore monkeypatch the constants (fixture
+`hf_home`); `test_env_read_at_import_in_subprocess` sets the environment before the import, in a
+subprocess, the way a user does.
+
+Tests marked "fake network" serve the Hub's HTTP protocol from 127.0.0.1 (there is no reachable
+Hub here): huggingface_hub's real client code talks to it through `endpoint=`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY_MODEL, tiny_train
+from huggingface_hub import constants
+
+from grok_core import cli, hub
+from grok_core.data import split_mask
+from grok_core.hub import (
+    ManifestEntry,
+    SourceError,
+    hub_entry,
+    is_available_offline,
+    load_manifest,
+    open_entry,
+    parse_entry,
+    provenance_for,
+)
+from grok_core.model import init_params
+from grok_core.series import Series, SeriesWriter, add_extra
+
+REPO = Path(__file__).resolve().parents[1]
+COMMIT_A = "0123456789abcdef0123456789abcdef01234567"
+COMMIT_B = "fedcba9876543210fedcba9876543210fedcba98"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def make_series(path: Path, steps=(0, 10, 20), title="tiny") -> Series:
+    """A tiny complete native series (random weights: format tests need no training)."""
+    tcfg = tiny_train(n_steps=steps[-1], schedule=((10**9, 10),))
+    w = SeriesWriter(path, TINY_MODEL, tcfg, split_mask(TINY_MODEL.p, tcfg.frac_train, tcfg.data_seed), title=title)
+    for i, s in enumerate(steps):
+        w.add_metrics(s, {"train_loss": 1.0 / (i + 1), "test_loss": 2.0, "train_acc": 0.5, "test_acc": 0.1 * i})
+        w.add_checkpoint(s, init_params(TINY_MODEL, seed=i))
+    w.flush(complete=True)
+    return Series(path)
+
+
+def blob_name(name: str, data: bytes) -> str:
+    """What the Hub's ETag is: sha256 for LFS files, the git blob sha1 for small text files."""
+    if name.endswith((".safetensors", ".pth")):
+        return hashlib.sha256(data).hexdigest()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def put_in_cache(hub_cache: Path, repo_id: str, files: dict[str, Path], commit=COMMIT_A, revision="main") -> Path:
+    """Lay files out the way huggingface_hub's cache holds a downloaded repo."""
+    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs").mkdir(exist_ok=True)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    for name, src in files.items():
+        data = Path(src).read_bytes()
+        h = blob_name(name, data)
+        (repo / "blobs" / h).write_bytes(data)
+        (snap / name).symlink_to(f"../../blobs/{h}")
+    (repo / "refs" / revision).write_text(commit)
+    return repo
+
+
+def series_files(s: Series) -> dict[str, Path]:
+    return {f.name: f for f in s.files()}
+
+
+@pytest.fixture
+def hf_home(tmp_path, monkeypatch):
+    """A temporary HF_HOME, offline; huggingface_hub.constants patched as the library would have read them."""
+    home = tmp_path / "hf_home"
+    for var, value in (("HF_HOME", home), ("HF_HUB_CACHE", home / "hub"), ("HF_ASSETS_CACHE", home / "assets")):
+        monkeypatch.setenv(var, str(value))
+        monkeypatch.setattr(constants, var, str(value))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return home
+
+
+@pytest.fixture
+def online(hf_home, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    return hf_home
+
+
+# -- the manifest -------------------------------------------------------------------------------
+def test_repository_manifest():
+    entries, errors = load_manifest(REPO / "checkpoints_manifest.json")
+    assert errors == []
+    default, nanda = entries[0], entries[1]
+    assert default.id == "default" and default.source == {"path": "checkpoints/default"} and default.format == "native"
+    assert set(default.provenance) >= {"command", "seed", "grok_core_version", "files"}
+    assert default.config["model"]["p"] == 113 and default.config["train"]["frac_train"] == 0.3
+    assert nanda.repo_id == "callummcdougall/grokking_full_run_data" and nanda.files == ["full_run_data.pth"]
+    assert nanda.format == "nanda_full_run" and 400 < nanda.size_mb < 500 and nanda.revision == "main"
+    for e in entries:
+        assert len(e.title) > 10 and len(e.description) > 200
+
+
+def test_malformed_entries_reported_others_kept(tmp_path):
+    good = {"id": "ok", "title": "Good", "description": "fine", "source": {"path": "checkpoints/x"}}
+    items = [
+        good,
+        {"id": "notitle", "description": "d", "source": {"path": "x"}},
+        {**good, "id": "escape", "source": {"path": "../../etc"}},
+        {**good, "id": "abs", "source": {"path": "/etc/passwd"}},
+        {**good, "id": "badrepo", "source": {"repo_id": "not a repo id"}},
+        {**good, "id": "fmt", "format": "pickle"},
+        {**good, "id": "pathconv", "format": "tl_demo"},
+        {**good, "id": "nofile", "format": "nanda_full_run", "source": {"repo_id": "a/b", "files": []}},
+        {**good, "id": "size", "size_mb": "big"},
+        good,
+        "not an object",
+        {**good, "id": "hub", "source": {"repo_id": "alice/run", "revision": "v1", "files": ["series.json"]}},
+    ]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"format": "grok-manifest", "version": 1, "series": items}))
+    entries, errors = load_manifest(path)
+    assert [e.id for e in entries] == ["ok", "hub"]
+    assert len(errors) == len(items) - 2
+    text = "\n".join(errors)
+    for needle in ("missing field 'title'", "'..'", "badrepo", "pickle", "local source must be a native",
+                   "exactly one file", "size_mb", "duplicate id", "entry 11"):
+        assert needle in text
+    assert entries[1].revision == "v1" and entries[1].repo_type == "model"
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("{not json", "not valid JSON"),
+    ('{"format": "other", "series": []}', "expected 'grok-manifest'"),
+    ('{"format": "grok-manifest", "version": 2, "series": []}', "version 2"),
+    ('{"series": {"id": "x"}}', "expected a list"),
+])
+def test_malformed_manifest(tmp_path, content, needle):
+    (tmp_path / "m.json").write_text(content)
+    entries, errors = load_manifest(tmp_path / "m.json")
+    assert entries == [] and len(errors) == 1 and needle in errors[0]
+    assert "missing" in load_manifest(tmp_path / "none.json")[1][0]
+
+
+# -- local folders ------------------------------------------------------------------------------
+def test_local_entry_relative_to_root(tmp_path):
+    made = make_series(tmp_path / "checkpoints" / "x")
+    e = parse_entry({"id": "x", "title": "X", "description": "d", "source": {"path": "checkpoints/x"}})
+    assert is_available_offline(e, root=tmp_path)
+    s = open_entry(e, root=tmp_path)
+    assert list(s.steps) == list(made.steps)
+    missing = parse_entry({"id": "y", "title": "Y", "description": "d", "source": {"path": "checkpoints/y"}})
+    assert not is_available_offline(missing, root=tmp_path)
+    with pytest.raises(SourceError, match="holds no series"):
+        open_entry(missing, root=tmp_path)
+
+
+def test_local_path_never_leaves_the_repository(tmp_path):
+    # An entry built in code (bypassing parse_entry) still cannot point outside the root.
+    for bad in ("../outside", "/etc", "checkpoints/../../x"):
+        e = ManifestEntry(id="x", title="X", description="d", source={"path": bad})
+        with pytest.raises(SourceError, match="relative to the repository root"):
+            open_entry(e, root=tmp_path)
+
+
+def test_provenance_for(tmp_path):
+    s = make_series(tmp_path / "s")
+    add_extra(s.path, "progress", {"x": torch.zeros(3)})
+    prov = provenance_for(s.path)
+    names = {f.name for f in Series(s.path).files()}
+    assert set(prov["files"]) == names and "series.json" in names and "progress.safetensors" in names
+    for name, v in prov["files"].items():
+        data = (s.path / name).read_bytes()
+        assert v == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    assert prov["total_bytes"] == sum(v["bytes"] for v in prov["files"].values())
+    assert hub.config_for(s.path)["model"]["p"] == TINY_MODEL.p
+
+
+# -- the Hub cache, offline ---------------------------------------------------------------------
+def test_native_from_hub_cache_offline(hf_home, tmp_path):
+    made = make_series(tmp_path / "src", title="tiny on the hub")
+    repo = put_in_cache(hf_home / "hub", "alice/tiny-grok", series_files(made))
+    entry = hub_entry("alice/tiny-grok")
+    assert is_available_offline(entry)
+    t0 = time.perf_counter()
+    s = open_entry(entry)
+    first = time.perf_counter() - t0
+    assert s.title == "tiny on the hub" and list(s.steps) == [0, 10, 20]
+    for step in s.steps:
+        for k, v in made.params_at(step).items():
+            assert torch.equal(s.params_at(step)[k], v)
+    assert s.path == hf_home / "assets" / "grok_core" / "models--alice--tiny-grok" / f"{COMMIT_A}-native"
+    t0 = time.perf_counter()
+    again = open_entry(entry)
+    assert time.perf_counter() - t0 < 0.5 and again.path == s.path
+    # Caching a result beside the series must not touch huggingface_hub's cache.
+    blobs = {b.name: b.read_bytes() for b in (repo / "blobs").iterdir()}
+    add_extra(s.path, "progress", {"x": torch.arange(3.0)})
+    assert {b.name: b.read_bytes() for b in (repo / "blobs").iterdir()} == blobs
+    assert all(f.is_symlink() for f in (repo / "snapshots" / COMMIT_A).iterdir())
+    assert open_entry(entry).extra_path("progress") is not None
+    print(f"first open {first:.3f}s")
+
+
+def test_not_in_cache_offline_fails_fast(hf_home, tmp_path):
+    entry = hub_entry("alice/never-downloaded")
+    assert not is_available_offline(entry)
+    t0 = time.perf_counter()
+    with pytest.raises(SourceError, match="not in the local Hugging Face cache and offline mode is on"):
+        open_entry(entry)
+    assert time.perf_counter() - t0 < 1.0
+    # A cached description whose shards were never downloaded: also a clear, fast error.
+    made = make_series(tmp_path / "src")
+    put_in_cache(hf_home / "hub", "alice/partial", {"series.json": made.path / "series.json"})
+    partial = hub_entry("alice/partial")
+    assert not is_available_offline(partial)
+    with pytest.raises(SourceError, match="never downloaded"):
+        open_entry(partial)
+    with pytest.raises(SourceError, match="offline"):
+        open_entry(hub_entry("nobody/run", format="nanda_full_run"))
+
+
+def test_corrupt_blob_in_cache_is_refused(hf_home, tmp_path):
+    made = make_series(tmp_path / "src")
+    repo = put_in_cache(hf_home / "hub", "alice/corrupt", series_files(made))
+    shard = next(b for b in (repo / "blobs").iterdir() if b.stat().st_size > 10_000)
+    data = bytearray(shard.read_bytes())
+    data[-1] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match="sha256 does not match"):
+        open_entry(hub_entry("alice/corrupt"))
+
+
+@pytest.mark.parametrize("fmt", ["nanda_full_run", "tl_demo"])
+def test_converted_from_hub_cache_offline(hf_home, tmp_path, monkeypatch, fmt):
+    import test_convert as tc  # the fixtures in the source layouts (tests/ is on sys.path under pytest)
+
+    fname = "full_run_data.pth" if fmt == "nanda_full_run" else "grokking_demo.pth"
+    src = tmp_path / fname
+    data = tc.make_nanda_file(src) if fmt == "nanda_full_run" else tc.make_tl_file(src)
+    put_in_cache(hf_home / "hub", "org/run", {fname: src}, commit=COMMIT_B)
+    entry = parse_entry({"id": "r", "title": "Run", "description": "d", "format": fmt,
+                         "source": {"repo_id": "org/run", "files": [fname]}})
+    assert is_available_offline(entry)
+    seen = []
+    s = open_entry(entry, progress=lambda d, t, m: seen.append(m))
+    assert s.path == hf_home / "assets" / "grok_core" / "models--org--run" / f"{COMMIT_B}-{fmt}"
+    assert any(m.startswith("converting") for m in seen)
+    sd = (data["state_dicts"] if fmt == "nanda_full_run" else data["checkpoints"])[-1]
+    tokens = tc.all_tokens(tc.CFG.p)
+    want = (tc.nanda_forward(sd, tokens) if fmt == "nanda_full_run" else tc.tl_forward(sd, tokens))[:, -1, : tc.CFG.p]
+    from grok_core.model import forward_last
+
+    got = forward_last(s.params_at(int(s.steps[-1])), s.model_cfg, tokens[:, 0], tokens[:, 1])
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert s.meta["source"]["commit"] == COMMIT_B and s.meta["source"]["repo_id"] == "org/run"
+
+    # Second open: the converted series from the cache, instantly, without converting again.
+    import grok_core.convert
+
+    monkeypatch.setattr(grok_core.convert, "convert_file", lambda *a, **k: pytest.fail("converted twice"))
+    t0 = time.perf_counter()
+    again = open_entry(entry)
+    assert time.perf_counter() - t0 < 0.5 and list(again.steps) == list(s.steps)
+
+
+def test_env_read_at_import_in_subprocess(tmp_path):
+    """HF_HOME and HF_HUB_OFFLINE set in the environment before huggingface_hub is imported."""
+    home = tmp_path / "home"
+    made = make_series(tmp_path / "src")
+    put_in_cache(home / "hub", "alice/tiny-grok", series_files(made))
+    code = textwrap.dedent("""
+        import time, json
+        from grok_core.hub import SourceError, hub_entry, open_entry
+        s = open_entry(hub_entry("alice/tiny-grok"))
+        t0 = time.perf_counter()
+        try:
+            open_entry(hub_entry("alice/missing"))
+        except SourceError as e:
+            err = str(e)
+        print(json.dumps({"path": str(s.path), "steps": [int(x) for x in s.steps], "err": err,
+                          "missing_s": time.perf_counter() - t0}))
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["path"].startswith(str(home / "assets" / "grok_core"))
+    assert res["steps"] == [0, 10, 20] and "offline mode is on" in res["err"] and res["missing_s"] < 1.0
+
+
+# -- a fake Hub on 127.0.0.1 (fake network) -----------------------------------------------------
+class FakeHub:
+    """Serves HEAD/GET /{repo}/resolve/{revision}/{file} like the Hub: X-Repo-Commit, ETag, X-Error-Code.
+
+    This fakes the network (there is no reachable Hub here); the client side is huggingface_hub's own.
+    """
+
+    def __init__(self):
+        self.files: dict[tuple[str, str], bytes] = {}  # (repo_id, filename) -> content
+        self.commit = COMMIT_A
+        self.errors: dict[str, tuple[int, str]] = {}  # repo_id -> (status, X-Error-Code)
+        self.requests: list[str] = []
+        self.auth: list[str | None] = []  # the Authorization header of each request
+        hub_ = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, body: bool):
+                hub_.requests.append(f"{self.command} {self.path}")
+                hub_.auth.append(self.headers.get("Authorization"))
+                parts = self.path.split("/resolve/")
+                repo_id = parts[0].strip("/")
+                rest = parts[1].split("/", 1) if len(parts) == 2 else ["", ""]
+                filename = rest[1] if len(rest) > 1 else ""
+                if repo_id in hub_.errors:
+                    status, code = hub_.errors[repo_id]
+                    self.send_response(status)
+                    self.send_header("X-Error-Code", code)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = hub_.files.get((repo_id, filename))
+                if data is None:
+                    self.send_response(404)
+                    self.send_header("X-Error-Code", "EntryNotFound")
+                    self.send_header("X-Repo-Commit", hub_.commit)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("X-Repo-Commit", hub_.commit)
+                self.send_header("ETag", f'"{blob_name(filename, data)}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def do_HEAD(self):
+                self._answer(body=False)
+
+            def do_GET(self):
+                self._answer(body=True)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def add(self, repo_id: str, files: dict[str, Path]) -> None:
+        for name, path in files.items():
+            self.files[(repo_id, name)] = Path(path).read_bytes()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_hub(online):
+    h = FakeHub()
+    yield h
+    h.close()
+
+
+def test_download_with_progress_then_offline(fake_hub, online, tmp_path, monkeypatch):
+    made = make_series(tmp_path / "src")
+    fake_hub.add("alice/tiny-grok", series_files(made))
+    entry = hub_entry("alice/tiny-grok")
+    assert not is_available_offline(entry)
+    calls = []
+    s = open_entry(entry, progress=lambda d, t, m: calls.append((d, t, m)), endpoint=fake_hub.url)
+    assert list(s.steps) == [0, 10, 20]
+    total = sum(sh.bytes for sh in made.shards)
+    assert calls and calls[-1][:2] == (total, total) and all(c[1] == total for c in calls)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls) and "downloading" in calls[-1][2]
+    # huggingface_hub put the files in its documented cache layout
+    repo = online / "hub" / "models--alice--tiny-grok"
+    assert (repo / "refs" / "main").read_text() == COMMIT_A
+    snap = repo / "snapshots" / COMMIT_A
+    assert {p.name for p in snap.iterdir()} == set(series_files(made))
+    assert all(os.path.realpath(p).startswith(str(repo / "blobs")) for p in snap.iterdir())
+    # now the network goes away: the series still opens, with no request at all
+    fake_hub.close()
+    n = len(fake_hub.requests)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert is_available_offline(entry) and list(open_entry(entry).steps) == [0, 10, 20]
+    assert len(fake_hub.requests) == n
+
+
+def test_missing_extra_does_not_block(fake_hub, tmp_path):
+    made = make_series(tmp_path / "src")
+    add_extra(made.path, "progress", {"x": torch.zeros(2)})
+    files = series_files(Series(made.path))
+    fake_hub.add("alice/run", {k: v for k, v in files.items() if k != "progress.safetensors"})
+    s = open_entry(hub_entry("alice/run"), endpoint=fake_hub.url)
+    assert list(s.steps) == [0, 10, 20] and s.extra_path("progress") is None
+
+
+def test_refresh_picks_up_a_new_commit(fake_hub, tmp_path):
+    old = make_series(tmp_path / "old", steps=(0, 10), title="old")
+    put_in_cache(fake_hub_home(), "alice/run", series_files(old), commit=COMMIT_A)
+    new = make_series(tmp_path / "new", steps=(0, 10, 20, 30), title="new")
+    fake_hub.add("alice/run", series_files(new))
+    fake_hub.commit = COMMIT_B
+    entry = hub_entry("alice/run")
+    assert open_entry(entry, endpoint=fake_hub.url).title == "old"  # cache first: no request
+    assert fake_hub.requests == []
+    s = open_entry(entry, endpoint=fake_hub.url, refresh=True)
+    assert s.title == "new" and list(s.steps) == [0, 10, 20, 30] and COMMIT_B in str(s.path)
+
+
+def fake_hub_home() -> Path:
+    return Path(constants.HF_HUB_CACHE)
+
+
+@pytest.mark.parametrize("status, code, needle", [
+    (401, "RepoNotFound", "not found on the Hub, or it is private"),
+    (404, "RepoNotFound", "not found on the Hub, or it is private"),
+    (403, "GatedRepo", "is gated: accept its conditions"),
+    (404, "RevisionNotFound", "has no revision 'main'"),
+])
+def test_hub_errors_are_explained(fake_hub, status, code, needle):
+    fake_hub.errors["alice/run"] = (status, code)
+    t0 = time.perf_counter()
+    with pytest.raises(SourceError, match=needle):
+        open_entry(hub_entry("alice/run"), endpoint=fake_hub.url)
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_token_from_environment_is_sent(fake_hub, tmp_path, monkeypatch):
+    """HF_TOKEN is picked up by huggingface_hub as usual (read at call time)."""
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_123")
+    made = make_series(tmp_path / "src")
+    fake_hub.add("alice/private", series_files(made))
+    open_entry(hub_entry("alice/private"), endpoint=fake_hub.url)
+    assert fake_hub.auth and all(a == "Bearer hf_test_token_123" for a in fake_hub.auth)
+
+
+def test_missing_file_in_repo(fake_hub, tmp_path):
+    fake_hub.add("alice/run", {"README.md": tmp_path.joinpath("r").write_text("x") and tmp_path / "r"})
+    with pytest.raises(SourceError, match="has no file 'series.json'"):
+        open_entry(hub_entry("alice/run"), endpoint=fake_hub.url)
+
+
+def test_bad_repo_id():
+    with pytest.raises(SourceError, match="not a valid Hub repo id"):
+        hub_entry("not a repo/id!")
+
+
+def test_unreachable_hub_fails_fast(online, monkeypatch):
+    """Fake network: a port that accepts connections but never answers, and one that refuses them."""
+    monkeypatch.setattr(hub, "PROBE_TIMEOUT_S", 0.5)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(SourceError, match="not in the local Hugging Face cache and the Hub"):
+            open_entry(hub_entry("alice/run"), endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        assert time.perf_counter() - t0 < 0.5 + 1.0
+    finally:
+        silent.close()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connection refused
+    t0 = time.perf_counter()
+    with pytest.raises(SourceError, match="cannot be reached"):
+        open_entry(hub_entry("alice/run"), endpoint=f"http://127.0.0.1:{port}")
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_converted_download_through_fake_hub(fake_hub, tmp_path):
+    import test_convert as tc
+
+    tc.make_tl_file(tmp_path / "demo.pth")
+    fake_hub.add("org/demo", {"demo.pth": tmp_path / "demo.pth"})
+    entry = parse_entry({"id": "d", "title": "Demo", "description": "d", "format": "tl_demo",
+                         "source": {"repo_id": "org/demo", "files": ["demo.pth"]}})
+    msgs = []
+    s = open_entry(entry, progress=lambda d, t, m: msgs.append((d, t, m)), endpoint=fake_hub.url)
+    assert list(s.steps) == [99, 199, 299]
+    size = (tmp_path / "demo.pth").stat().st_size
+    assert (size, size) in [(d, t) for d, t, m in msgs if m.startswith("downloading")]
+    assert any(m.startswith("converting") for _, _, m in msgs)
+
+
+# -- command line -------------------------------------------------------------------------------
+def test_cli_info_local_and_hub_cache(hf_home, tmp_path, capsys):
+    made = make_series(tmp_path / "src", title="tiny for info")
+    assert cli.main(["info", str(made.path)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny for info" in out and "checkpoints: 3 (steps 0..20)" in out and "series.json" in out
+    put_in_cache(hf_home / "hub", "alice/tiny-grok", series_files(made))
+    assert cli.main(["info", "alice/tiny-grok", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["checkpoints"]["count"] == 3 and info["metrics"]["final"]["test_acc"] == pytest.approx(0.2)
+    assert set(info["files"]) == {sh.file for sh in made.shards}
+    assert cli.main(["info", "alice/not-here"]) == 2
+    assert "offline" in capsys.readouterr().err
+    assert cli.main(["info", "no such thing"]) == 2
+
+
+def test_cli_info_manifest_id(hf_home, tmp_path, capsys):
+    made = make_series(tmp_path / "src", title="from the manifest")
+    put_in_cache(hf_home / "hub", "alice/listed", series_files(made))
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"series": [{"id": "listed", "title": "Listed", "description": "d",
+                                         "source": {"repo_id": "alice/listed"}}]}))
+    assert cli.main(["info", "listed", "--manifest", str(m)]) == 0
+    out = capsys.readouterr().out
+    assert "manifest id listed" in out and "from the manifest" in out and "final (step 20)" in out
