@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -46,7 +47,9 @@ def cmd_train(args) -> int:
     mcfg, tcfg = _configs(args)
     print(f"training into {args.out}: {mcfg}\n{tcfg}\n{len(tcfg.checkpoint_steps())} checkpoints", file=sys.stderr)
     try:
-        s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet)
+        command = "python -m grok_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet,
+                         provenance={"command": command})
     except SeriesError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
