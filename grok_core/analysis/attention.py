@@ -1,0 +1,25 @@
+"""Attention from "=" to the two inputs, over the grid, and each head's frequency.
+
+In the trained model each head's attention to x (versus y) is itself a wave in x at one key
+frequency: attention already mixes the Fourier features of x and y before the MLP multiplies them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import ModelConfig
+from .fourier import freq_energy_2d, to_numpy
+
+
+def attention_to(cache, cfg: ModelConfig) -> np.ndarray:
+    """Attention from "=" to x, y and "=" for every problem: [p(x), p(y), n_heads, 3]."""
+    pattern = to_numpy(cache["blocks.0.attn.hook_pattern"])  # [p*p, n_heads, 3]
+    return pattern.reshape(cfg.p, cfg.p, cfg.n_heads, 3)
+
+
+def head_frequencies(cache, cfg: ModelConfig) -> list[int]:
+    """Each head's dominant frequency: the k carrying most of the variance of its attention to x."""
+    to_x = attention_to(cache, cfg)[..., 0]  # [p, p, n_heads]
+    energy, _ = freq_energy_2d(to_x)  # [n_freq, n_heads]
+    return [int(k) + 1 for k in energy.argmax(0)]

@@ -1,0 +1,234 @@
+"""Progress measures (Nanda et al. 2023): hidden progress while test loss is still flat.
+
+The algorithm's output is a sum over key frequencies k of cos(w_k(x + y − c)) for every answer c
+(w_k = 2πk/p). Over the p×p×p cube of logits L[x, y, c] those are the directions that depend only
+on d = (x + y − c) mod p, and projecting onto them is cheap: average L over each of the p level
+sets of d (p² cells each) to get m[d], then take the cos/sin coefficients of m at frequency k.
+
+- restricted loss: logits replaced by their key-frequency components only, on all p² problems —
+  low once the algorithm carries the answer (what is constant over c per problem does not matter
+  to softmax, so nothing else is needed);
+- excluded loss: logits with those components removed, on the train set — rises as the model
+  stops memorising and leans on the algorithm, before test loss falls;
+- excluded loss per key frequency (each one removed alone), sum of squared weights, Gini
+  coefficient of the embedding's per-frequency norms, number of key frequencies (of that checkpoint).
+
+Key frequencies are the final checkpoint's, as in the paper. For a whole series this is one
+batched pass (checkpoints stacked on a leading run dimension through `grid.grid_forward`, the
+model on the whole grid), cached beside the series as the extra "progress", or in a user cache
+dir where the series folder is not writable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from ..config import ModelConfig
+from ..data import labels as make_labels
+from ..series import JSON_NAME, Series, add_extra, atomic_save_tensors
+from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies
+from .grid import grid_forward
+
+EXTRA_NAME = "progress"
+VERSION = "2"  # bump when a measure's definition changes: cached results are then recomputed
+MEASURES = ("restricted_loss", "excluded_loss", "train_loss", "test_loss", "sum_sq_weights", "gini", "n_key_freqs")
+
+
+# -- the measures on a stack of checkpoints [R, ...] ---------------------------------------------
+def gini(values: torch.Tensor) -> torch.Tensor:
+    """Gini coefficient along the last dim (0: all equal, → 1: all mass in one entry): [...]."""
+    x = values.double().sort(-1).values
+    n = x.shape[-1]
+    i = torch.arange(1, n + 1, dtype=torch.float64)
+    return ((2 * i - n - 1) * x).sum(-1) / (n * x.sum(-1).clamp_min(1e-300))
+
+
+def by_offset(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """Logits re-indexed by d = (answer − c) mod p: G[..., i, d] = logits[..., i, (answer_i − d) mod p].
+
+    logits [..., n, p], answer [n]. Column 0 is the correct answer's logit. Each row is only
+    permuted, so softmax losses are unchanged, and the algorithm's directions cos/sin(w_k d)
+    become the same vector for every problem.
+    """
+    p = logits.shape[-1]
+    cols = (answer[:, None] - torch.arange(p)[None, :]) % p  # [n, p]
+    return logits.gather(-1, cols.expand(*logits.shape[:-2], -1, -1))
+
+
+def algorithm_components(G: torch.Tensor) -> torch.Tensor:
+    """Each frequency's part of the logits as a function of d: [R, n_freq, p], row k-1 = a_k cos(w_k d) + b_k sin(w_k d).
+
+    G [R, p*p, p] from `by_offset` over all problems. The projection of the logit cube onto the
+    functions of d is the mean over each level set (p² cells each), i.e. the mean over problems.
+    """
+    R, _, p = G.shape
+    m = G.double().mean(1)  # [R, p]
+    B = basis_tensor(p)  # [p, p]: rows const, cos 1, sin 1, ...
+    cs = (m @ B.T)[:, 1:].reshape(R, -1, 2)  # [R, n_freq, (cos, sin)]: m in the orthonormal basis
+    return torch.einsum("rkt,ktd->rkd", cs, B[1:].reshape(-1, 2, p))  # [R, n_freq, p]
+
+
+def _nll(G: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in float64 of offset-indexed logits [..., n, p] (correct answer at column 0): [...]."""
+    G = G.double()
+    return (G.logsumexp(-1) - G[..., 0]).mean(-1)
+
+
+@torch.no_grad()
+def batch_progress(params: dict[str, torch.Tensor], cfg: ModelConfig, train_mask: np.ndarray, key_freqs: list[int],
+                   operation: str = "add") -> dict[str, torch.Tensor]:
+    """All measures for a stack of R checkpoints (params with a leading [R] dim): tensors [R] each.
+
+    Plus "excluded_loss_per_freq" [R, len(key_freqs)]: train loss with one key frequency removed.
+    """
+    p = cfg.p
+    R = params["embed.W_E"].shape[0]
+    answer = make_labels(p, operation)  # [p*p]
+    train = torch.from_numpy(np.asarray(train_mask, dtype=bool))
+    logits = grid_forward(params, cfg)  # [R, p*p, p]: forward_last on every problem, batched over runs
+    G = by_offset(logits, answer).double()  # [R, p*p, p]
+    comps = algorithm_components(G)  # [R, n_freq, p]
+    keys = [k - 1 for k in key_freqs]
+    key_part = comps[:, keys].sum(1, keepdim=True)  # [R, 1, p]: the same for every problem
+    G_train = G[:, train]  # [R, n_train, p]
+    # The train-set variants in one stack (few large ops): as is, all key frequencies removed, each one removed.
+    removed = torch.cat([torch.zeros_like(key_part), key_part, comps[:, keys]], dim=1).transpose(0, 1)  # [2 + n_key, R, p]
+    on_train = _nll(G_train - removed[:, :, None, :])  # [2 + n_key, R]
+    out = {
+        "restricted_loss": _nll(key_part),  # every problem has the same restricted logits
+        "excluded_loss": on_train[1],
+        "train_loss": on_train[0],
+        "test_loss": _nll(G[:, ~train]),
+        "excluded_loss_per_freq": on_train[2:].T,  # [R, n_key]
+    }
+    out["sum_sq_weights"] = sum(v.double().pow(2).reshape(R, -1).sum(1) for v in params.values())
+    norms = freq_norms(basis_tensor(p) @ params["embed.W_E"][:, :p].double())  # [R, n_freq]
+    out["gini"] = gini(torch.from_numpy(norms))
+    out["n_key_freqs"] = torch.tensor([len(key_freqs_from_norms(n)) for n in norms], dtype=torch.int64)
+    return out
+
+
+def checkpoint_progress(params, cfg: ModelConfig, train_mask, key_freqs, operation: str = "add") -> dict[str, float]:
+    """The progress measures of one checkpoint, as floats (see the module docstring)."""
+    one = {k: v.unsqueeze(0).float() for k, v in params.items()}
+    out = batch_progress(one, cfg, train_mask, list(key_freqs), operation)
+    return {k: float(out[k][0]) for k in MEASURES}
+
+
+# -- a whole series, cached --------------------------------------------------------------------
+def user_cache_dir() -> Path:
+    """Where results for read-only series go: $GROK_CORE_CACHE, else $XDG_CACHE_HOME/grok_core, else ~/.cache/grok_core."""
+    if os.environ.get("GROK_CORE_CACHE"):
+        return Path(os.environ["GROK_CORE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grok_core"
+
+
+def _user_cache_file(series: Series) -> Path:
+    digest = hashlib.sha256((series.path / JSON_NAME).read_bytes()).hexdigest()[:32]
+    return user_cache_dir() / digest / f"{EXTRA_NAME}.safetensors"
+
+
+def _metadata(series: Series, key_freqs: list[int] | None) -> dict[str, str]:
+    return {"format": "grok-progress", "version": VERSION, "operation": series.train_cfg.operation,
+            "key_freqs": json.dumps(key_freqs)}
+
+
+def _load(path: Path | None, series: Series, key_freqs: list[int] | None) -> dict[str, np.ndarray] | None:
+    """A cached result if it exists and matches this series' steps, this code's version and the key freqs."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+            out = {k: f.get_tensor(k).numpy() for k in f.keys()}
+    except Exception:  # a damaged cache is recomputed, never an error
+        return None
+    want = _metadata(series, key_freqs)
+    if key_freqs is None:  # only the default (final key frequencies) is ever cached
+        del want["key_freqs"]
+    same_meta = all(meta.get(k) == v for k, v in want.items())
+    if not same_meta or "step" not in out or not np.array_equal(out["step"], series.steps):
+        return None
+    return out
+
+
+def _save(series: Series, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path | None:
+    """Beside the series if it is complete and writable, else in the user cache dir; None if neither works."""
+    if series.complete:
+        try:
+            return add_extra(series.path, EXTRA_NAME, tensors, metadata)
+        except OSError:
+            pass  # read-only bundle or cache: fall back below
+    try:
+        fp = _user_cache_file(series)
+        fp.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_tensors(fp, tensors, metadata)
+        return fp
+    except OSError:
+        return None
+
+
+def final_key_frequencies(series: Series) -> list[int]:
+    """Key frequencies of the last checkpoint (Nanda measures every step against the final model's)."""
+    last = int(series.steps[-1])
+    params, cache = series.params_at(last), {}
+    grid_forward(params, series.model_cfg, cache)
+    return key_frequencies(params, series.model_cfg, cache)
+
+
+def compute_series_progress(series: Series, key_freqs: list[int], chunk: int = 2) -> dict[str, np.ndarray]:
+    """All checkpoints through `batch_progress`, `chunk` at a time (bounded memory): arrays [n_checkpoints]."""
+    cfg, steps = series.model_cfg, [int(s) for s in series.steps]
+    parts: list[dict[str, torch.Tensor]] = []
+    for a in range(0, len(steps), chunk):
+        many = [series.params_at(s) for s in steps[a : a + chunk]]
+        stacked = {k: torch.stack([m[k] for m in many]) for k in many[0]}
+        parts.append(batch_progress(stacked, cfg, series.train_mask, key_freqs, series.train_cfg.operation))
+    out = {k: torch.cat([part[k] for part in parts]).numpy() for k in parts[0]}
+    out["step"] = np.asarray(steps, dtype=np.int64)
+    out["key_freqs"] = np.asarray(key_freqs, dtype=np.int64)
+    return out
+
+
+def series_progress(series: Series, key_freqs: list[int] | None = None, cache: bool = True) -> dict[str, np.ndarray]:
+    """Progress measures at every checkpoint: {"step", measures..., "excluded_loss_per_freq", "key_freqs"}.
+
+    key_freqs default to those of the final checkpoint. The result is read from / written to the
+    series' "progress" extra (or the user cache dir when the series folder is read-only). Only
+    the default is written, and not for a series still being trained (it would race the trainer's
+    writes to series.json); other key_freqs are read from the cache when they equal the default.
+    cache=False neither reads nor writes.
+    """
+    if cache:
+        # The folder's file is checked by content too: a Series opened before the extra was added
+        # does not list it, and a stale one (other steps, older code) is rejected by `_load`.
+        for path in (series.extra_path(EXTRA_NAME) or series.path / f"{EXTRA_NAME}.safetensors", _user_cache_file(series)):
+            hit = _load(path, series, key_freqs)
+            if hit is not None:
+                return hit
+    ks = list(key_freqs) if key_freqs is not None else final_key_frequencies(series)
+    out = compute_series_progress(series, ks)
+    if cache and key_freqs is None and series.complete:
+        _save(series, {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}, _metadata(series, ks))
+    return out
+
+
+if __name__ == "__main__":  # python -m grok_core.analysis.progress SERIES_FOLDER: precompute and cache
+    import sys
+    import time
+
+    from ..series import open_series
+
+    t0 = time.perf_counter()
+    res = series_progress(open_series(sys.argv[1]))
+    s = open_series(sys.argv[1])  # reopened: series.json now lists the extra, if it could be written
+    where = s.extra_path(EXTRA_NAME) or (_user_cache_file(s) if _user_cache_file(s).is_file() else "nowhere (not cached)")
+    print(f"{s}: progress over {len(res['step'])} checkpoints in {time.perf_counter() - t0:.1f} s; "
+          f"key frequencies {res['key_freqs'].tolist()}; cached at {where}")
