@@ -103,6 +103,10 @@ class TrainConfig:
             raise ValueError("n_steps and metric_every must be positive")
         if self.precision not in ("float32", "tf32"):
             raise ValueError(f"precision must be 'float32' or 'tf32', got {self.precision!r}")
+        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
+            raise ValueError("lr must be positive, weight_decay and warmup_steps non-negative")
+        if any(int(every) < 1 for _, every in self.schedule):
+            raise ValueError(f"checkpoint schedule intervals must be >= 1, got {self.schedule}")
         # JSON round trips turn tuples into lists; keep the dataclass hashable and comparable.
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         object.__setattr__(self, "schedule", tuple((int(a), int(b)) for a, b in self.schedule))

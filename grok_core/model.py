@@ -58,11 +58,17 @@ def _act(cfg: ModelConfig, x: torch.Tensor) -> torch.Tensor:
 
 
 def _rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """table[idx] for idx [batch], or table[r, idx[r]] for a leading run dim (idx [R, batch])."""
+    """table[idx] for idx [batch], or table[r, idx[r]] for a leading run dim (idx [R, batch]).
+
+    Through F.embedding rather than indexing: the backward of advanced indexing accumulates
+    with atomics / unordered threads (different bits on every run, so no exact resume), while
+    embedding's backward is deterministic on the CPU and on CUDA.
+    """
     if idx.dim() == 1:
-        return table[idx]
-    runs = torch.arange(idx.shape[0], device=idx.device).unsqueeze(1)
-    return table[runs, idx]
+        return F.embedding(idx, table.flatten(1)).view(*idx.shape, *table.shape[1:])
+    R, p = table.shape[:2]
+    offsets = torch.arange(R, device=idx.device).unsqueeze(1) * p  # run r's rows start at r * p
+    return F.embedding(idx + offsets, table.flatten(2).flatten(0, 1)).view(*idx.shape, *table.shape[2:])
 
 
 def attention_tables(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -96,10 +102,13 @@ def attention_tables(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor
 def forward_last(params: Params, cfg: ModelConfig, x: torch.Tensor, y: torch.Tensor, cache: dict | None = None):
     """Logits at the last position for problems (x, y): [..., batch, d_vocab_out].
 
-    x, y: [batch] (one model) or [R, batch] (R runs). Pass a dict as `cache` to receive the
+    x, y: [batch], or [R, batch] for stacked runs with different problems per run. Pass a dict as `cache` to receive the
     last-position activations under TransformerLens hook names (without the position axis).
     """
     t = attention_tables(params, cfg)
+    runs = params["embed.W_E"].shape[:-2]  # () for one model, (R,) for stacked runs
+    if runs and x.dim() == 1:  # the same problems for every run
+        x, y = x.expand(*runs, -1), y.expand(*runs, -1)
     s = torch.stack(
         [_rows(t["scores_x"], x), _rows(t["scores_y"], y), t["score_eq"].unsqueeze(-2).expand(*x.shape, -1)],
         dim=-1,
@@ -146,7 +155,7 @@ def run_with_cache(params: Params, cfg: ModelConfig, tokens: torch.Tensor) -> tu
     """Plain forward over all positions of tokens [batch, 3]: logits [batch, 3, d_vocab_out] and a cache."""
     W_E, W_pos = params["embed.W_E"], params["pos_embed.W_pos"]
     c: dict[str, torch.Tensor] = {}
-    c["hook_embed"] = W_E[tokens]  # [batch, pos, d_model]
+    c["hook_embed"] = F.embedding(tokens, W_E)  # [batch, pos, d_model]; = W_E[tokens], deterministic backward
     c["hook_pos_embed"] = W_pos.expand(tokens.shape[0], -1, -1)
     resid = c["blocks.0.hook_resid_pre"] = c["hook_embed"] + c["hook_pos_embed"]
     q = c["blocks.0.attn.hook_q"] = torch.einsum("bpm,hmd->bphd", resid, params["blocks.0.attn.W_Q"])
@@ -216,8 +225,13 @@ def to_hooked_transformer(params: Params, cfg: ModelConfig):
         device="cpu",
     )
     model = HookedTransformer(tl_cfg)
-    model.load_state_dict(tl_state_dict(params, cfg), strict=False)
-    return model
+    missing, unexpected = model.load_state_dict(tl_state_dict(params, cfg), strict=False)
+    # Only TransformerLens's own buffers (the causal mask, IGNORE) may be left out; anything else
+    # would mean a silently random weight.
+    missing = [k for k in missing if not k.endswith((".mask", ".IGNORE"))]
+    if missing or unexpected:
+        raise ValueError(f"TransformerLens layout mismatch: missing {missing}, unexpected {unexpected}")
+    return model.eval()
 
 
 def tl_state_dict(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor]:

@@ -42,6 +42,11 @@ class SeriesError(Exception):
     """A series (or one of its files) that cannot be used, with a message for people."""
 
 
+def _plain_name(name) -> bool:
+    """A file name inside the series folder: no folders, no hidden or parent references."""
+    return isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -117,10 +122,10 @@ class Series:
         try:
             self.model_cfg: ModelConfig = model_config_from_dict(meta["model_config"])
             self.train_cfg: TrainConfig = train_config_from_dict(meta["train_config"])
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, AttributeError) as e:
             raise SeriesError(f"{jp}: bad model_config/train_config ({e})") from e
         self.dtype_name = meta["dtype"]
-        if self.dtype_name not in DTYPES:
+        if not isinstance(self.dtype_name, str) or self.dtype_name not in DTYPES:
             raise SeriesError(f"{jp}: unknown dtype {self.dtype_name!r} (expected one of {sorted(DTYPES)})")
         self.shards = [_Shard(**s) for s in meta["shards"]]
         self.steps = np.array([s for sh in self.shards for s in sh.steps], dtype=np.int64)
@@ -129,12 +134,11 @@ class Series:
         if np.any(np.diff(self.steps) <= 0):
             raise SeriesError(f"{jp}: checkpoint steps are not strictly increasing")
         self.complete = bool(meta.get("complete", False))
-        self.metrics = {k: np.asarray(v, dtype=np.float64) for k, v in meta["metrics"].items()}
-        self.metrics["step"] = self.metrics["step"].astype(np.int64)
+        self.metrics = self._parse_metrics(jp, meta["metrics"])
         n = self.model_cfg.p**2
         try:
             self.train_mask = mask_from_hex(meta["split"]["train_mask_hex"], n)
-        except (KeyError, ValueError) as e:
+        except (KeyError, ValueError, TypeError) as e:
             raise SeriesError(f"{jp}: bad split ({e})") from e
         self._where = {}
         for si, sh in enumerate(self.shards):
@@ -159,10 +163,40 @@ class Series:
         if not isinstance(meta["shards"], list):
             raise SeriesError(f"{jp}: 'shards' must be a list")
         for s in meta["shards"]:
-            if not isinstance(s, dict) or set(s) != {"file", "steps", "sha256", "bytes"}:
-                raise SeriesError(f"{jp}: malformed shard entry {s!r}")
-            if "/" in s["file"] or "\\" in s["file"] or s["file"].startswith("."):
+            if (
+                not isinstance(s, dict)
+                or set(s) != {"file", "steps", "sha256", "bytes"}
+                or not isinstance(s["file"], str)
+                or not isinstance(s["sha256"], str)
+                or not isinstance(s["bytes"], int)
+                or not isinstance(s["steps"], list)
+                or not s["steps"]
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in s["steps"])
+            ):
+                raise SeriesError(f"{jp}: malformed shard entry {str(s)[:200]}")
+            if not _plain_name(s["file"]):
                 raise SeriesError(f"{jp}: shard file name {s['file']!r} must be a plain file name")
+
+    @staticmethod
+    def _parse_metrics(jp: Path, m) -> dict[str, np.ndarray]:
+        """Per-step metrics: equal-length number lists, steps strictly increasing."""
+        want = ("step", *METRIC_NAMES)
+        if not isinstance(m, dict) or any(k not in m or not isinstance(m[k], list) for k in want):
+            raise SeriesError(f"{jp}: 'metrics' must hold the lists {', '.join(want)}")
+        if len({len(m[k]) for k in want}) != 1:
+            raise SeriesError(f"{jp}: metric lists have different lengths "
+                              f"({', '.join(f'{k} {len(m[k])}' for k in want)})")
+        try:
+            out = {k: np.asarray(v, dtype=np.float64) for k, v in m.items() if isinstance(v, list)}
+        except (TypeError, ValueError) as e:
+            raise SeriesError(f"{jp}: metrics must be numbers ({e})") from e
+        if any(a.ndim != 1 for a in out.values()):
+            raise SeriesError(f"{jp}: metrics must be flat lists of numbers")
+        steps = out["step"]
+        if np.any(steps != np.round(steps)) or np.any(np.diff(steps) <= 0):
+            raise SeriesError(f"{jp}: metric steps must be strictly increasing whole numbers")
+        out["step"] = steps.astype(np.int64)
+        return out
 
     def _check_shard(self, sh: _Shard, verify: bool) -> None:
         fp = self.path / sh.file
@@ -227,7 +261,7 @@ class Series:
     def extra_path(self, name: str) -> Path | None:
         """Path of a cached extra (e.g. 'progress') if present and its checksum matches."""
         e = self.meta.get("extras", {}).get(name)
-        if not e:
+        if not isinstance(e, dict) or not _plain_name(e.get("file")):
             return None
         fp = self.path / e["file"]
         if not fp.is_file() or sha256_file(fp) != e["sha256"]:
@@ -322,6 +356,8 @@ class SeriesWriter:
         state = None
         r = s.meta.get("resume")
         if r:
+            if not isinstance(r, dict) or not _plain_name(r.get("file")):
+                raise SeriesError(f"{s.path / JSON_NAME}: malformed resume entry {str(r)[:200]}")
             fp = s.path / r["file"]
             if not fp.is_file() or sha256_file(fp) != r["sha256"]:
                 raise SeriesError(f"{fp}: resume state missing or corrupt; cannot resume exactly")

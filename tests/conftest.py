@@ -11,13 +11,27 @@ from grok_core.config import ModelConfig, TrainConfig
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "checkpoints" / "default"
 
-# A tiny config that really groks on the CPU in seconds (see tests/test_train.py).
+# A tiny config for shapes, formats and plumbing (p = 23 is too small to grok reliably).
 TINY_MODEL = ModelConfig(p=23, d_model=32, n_heads=4, d_head=8, d_mlp=64)
 
 
 def tiny_train(**kw) -> TrainConfig:
     base = dict(frac_train=0.6, n_steps=1500, lr=3e-3, weight_decay=1.0,
                 schedule=((100, 10), (10**9, 100)), metric_every=10, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# A tiny config that really groks on the CPU in a few seconds (tests/test_train.py, test_sweep.py):
+# train accuracy reaches 99% by step ~110 while test accuracy is ~0.1, test accuracy reaches 99%
+# at step ~650 and stays at 1.0. Tuned over p in {23, 31}, frac 0.5-0.7, wd 1-3, lr 3e-3-1e-2:
+# p = 31 with half the data, wd 2 and lr 5e-3 groks for most seeds (0: 650, 2: 810, 3: 540).
+GROK_MODEL = ModelConfig(p=31, d_model=32, n_heads=4, d_head=8, d_mlp=128)
+
+
+def grok_train(**kw) -> TrainConfig:
+    base = dict(frac_train=0.5, n_steps=1000, lr=5e-3, weight_decay=2.0, seed=0,
+                schedule=((200, 20), (10**9, 100)), metric_every=10, device="cpu")
     base.update(kw)
     return TrainConfig(**base)
 

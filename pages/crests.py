@@ -1,0 +1,54 @@
+"""View 7: surfaces that depend only on x + y have diagonal crests where x + y ≡ c (mod p)."""
+
+import streamlit as st
+
+from grok_core import plots
+from ui import cache, state, view
+
+sel = view.current()
+view.header("Crests: where x + y ≡ c", sel)
+p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
+SOURCES = {"logit": "the logit of answer c", "mlp_out": "MLP output towards answer c", "neuron": "one MLP neuron"}
+
+c1, c2, c3 = st.columns([2, 1, 1])
+source = state.choice_control("source", "Surface", list(SOURCES), "logit", format_func=SOURCES.get, container=c1)
+if source == "neuron":
+    which = state.int_control("neuron", "Neuron", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, 7)[0],
+                              container=c2)
+else:
+    which = state.int_control("c", "Answer c", 0, p - 1, 7, container=c2)
+crest = cache.crest(sel.series_id, sel.step, source, which)
+c, frac = crest["c"], crest["diagonal_fraction"]
+
+SAY = {
+    "memorising": "At this step there are no clean diagonals yet: the surface is memorised noise.",
+    "circuit forming": "Step through this plateau and watch diagonal stripes form as the Fourier circuit grows.",
+    "cleanup": "The stripes are sharp now: the surface depends almost only on x + y.",
+    "generalised": "The surface is a set of diagonal stripes: its value depends only on x + y, and it peaks "
+                   "exactly on the two lines where x + y ≡ c (mod 113).",
+}
+what = f"answer {which}" if source != "neuron" else f"neuron #{which}"
+if source == "neuron":
+    SAY = dict.fromkeys(SAY, "A single neuron is mostly a product of waves in x and in y, so it is not yet a function "
+                             "of x + y: the diagonals appear once the MLP output adds neurons up (pick the MLP "
+                             "output or the logit above).")
+view.explain(
+    f"The surface for {what}, over all sums. Points on a line x + y = constant are sums with the same answer. "
+    + SAY[sel.phase]
+    + f" Detected crest: **x + y ≡ {c} (mod {p})**; {frac:.0%} of the surface's variance is a function of "
+      "(x + y) mod 113."
+)
+title = {"logit": f"Logit of answer {which}", "mlp_out": f"MLP output projected on answer {which}",
+         "neuron": f"Neuron #{which}"}[source]
+left, right = st.columns([3, 2])
+with left:
+    view.chart(plots.surface_heatmap(crest["surface"], title, sel.step, colorbar="value", lines_c=c), "crest-surface")
+with right:
+    view.chart(plots.diagonal_profile(crest["surface"], c, sel.step, "Mean along each diagonal x + y ≡ s"),
+               "crest-profile")
+    pts = crest["points"]
+    line1 = [f"({a}, {b})" for a, b in pts if a + b == c]
+    line2 = [f"({a}, {b})" for a, b in pts if a + b == c + p]
+    st.markdown(f"**Points on the crest** (x + y = {c}): " + ", ".join(line1[:: max(1, len(line1) // 6)]))
+    if line2:
+        st.markdown(f"**and** (x + y = {c + p}, which is ≡ {c} mod {p}): " + ", ".join(line2[:: max(1, len(line2) // 6)]))

@@ -1,0 +1,63 @@
+"""View 6: one neuron over the whole (x, y) grid, its 2-D Fourier spectrum, decomposition and the trig identity."""
+
+import streamlit as st
+
+from grok_core import plots
+from ui import cache, state, view
+
+sel = view.current()
+view.header("Surfaces & spectra", sel)
+p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
+showcase = cache.showcase_neurons(sel.series_id, 7)
+
+c1, c2, c3 = st.columns([1, 1, 2])
+neuron = state.int_control("neuron", "Neuron", 0, d_mlp - 1, showcase[0], container=c1)
+k_default = cache.neuron_frequency(sel.series_id, neuron)
+k = state.int_control("k", "Frequency k for the identity", 1, (p - 1) // 2, k_default, container=c2,
+                      help="Defaults to the neuron's main frequency in the trained model.")
+SHAPES = {"heatmap": "heatmap", "3d": "3-D", "3d-anim": "3-D over training"}
+shape = state.choice_control("view", "Show the surface as", list(SHAPES), "heatmap", container=c3,
+                             format_func=SHAPES.get,
+                             help="3-D views are slow to draw without a graphics card. “3-D over training” holds "
+                                  "checkpoints from all of training, with its own slider and play button, and keeps "
+                                  "the camera you set.")
+EXPLAIN = {"terms": "its largest terms", "parts": "its components at frequency k", "identity": "the trig identity"}
+explain_with = state.choice_control("explain", "Take the surface apart", list(EXPLAIN), "terms",
+                                    format_func=EXPLAIN.get)
+
+spec = cache.surface_spectrum(sel.series_id, sel.step, neuron, k)
+surface = spec["surface"]
+
+SAY = {
+    "memorising": "At this step the surface is speckled and the spectrum is spread over many terms: no algorithm yet.",
+    "circuit forming": "Step through this plateau and watch a few terms of one frequency rise out of the spectrum.",
+    "cleanup": "The spectrum is almost only the terms of one frequency now.",
+    "generalised": f"The surface is a smooth pattern of waves, and almost all of it is a few terms of one frequency: "
+                   f"cos {k}x, cos {k}y and the products cos {k}x·cos {k}y, sin {k}x·sin {k}y.",
+}
+view.explain(
+    f"Neuron #{neuron}'s activation for every sum x + y: {p}×{p} = {p * p:,} values. The 2-D Fourier transform "
+    "rewrites it as a sum of products of waves in x and y. " + SAY[sel.phase]
+    + " Take it apart below; the trig identity shows the trick: cos·cos minus sin·sin is a wave of x + y alone, "
+    "with crests where x + y ≡ c."
+)
+title = f"Neuron #{neuron} over all (x, y)"
+left, right = st.columns(2)
+with left:
+    if shape == "3d":
+        view.chart(plots.surface_3d(surface, title, sel.step), "neuron-surface-3d", key="surface-3d")
+    elif shape == "3d-anim":
+        frames = cache.neuron_over_training(sel.series_id, neuron)
+        view.chart(plots.surface_3d_animated(frames, f"Neuron #{neuron} across training (slider below the plot)"),
+                   "neuron-surface-3d-training", key="surface-3d-training")
+    else:
+        view.chart(plots.surface_heatmap(surface, title, sel.step), "neuron-surface")
+with right:
+    view.chart(plots.spectrum_2d(spec["coefs"], sel.step, f"2-D Fourier spectrum of neuron #{neuron}"),
+               "neuron-spectrum")
+if explain_with == "terms":
+    view.chart(plots.top_terms_bar(spec["top"], sel.step), "neuron-top-terms")
+elif explain_with == "parts":
+    view.chart(plots.decomposition(spec["parts"], sel.step, neuron), "neuron-decomposition")
+else:
+    view.chart(plots.trig_identity(spec["identity"], k), "trig-identity")

@@ -1,0 +1,284 @@
+"""The Streamlit app under AppTest: every page at the first, a middle and the last checkpoint, the figures
+each one shows, and the URL query parameters (deep links) including bad values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+TIMEOUT = 120  # the first run of a page computes per-series results (key frequencies, neurons to show)
+
+# page -> the figures it shows with its default controls: title prefix, and whether the title names the step
+PAGES = {
+    "curves": [("Loss (log scale)", True), ("Accuracy", True)],
+    "inputs": [("One-hot input (114×3)", False), ("Embedding W_E · one-hot (128×3)", True),
+               ("The model's answer:", True)],
+    "waves": [("MLP neurons with x = 0 fixed", True)],
+    "grid": [("7×7 neuron pairs over y (x = 0)", True)],
+    "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circle for x", True),
+                   ("Probes for x vs the true waves", True), ("Probe circle for y", True),
+                   ("Probes for y vs the true waves", True)],
+    "surfaces": [("Neuron #", True), ("2-D Fourier spectrum of neuron #", True), ("Largest 2-D Fourier terms", True)],
+    "crests": [("Logit of answer 7", True), ("Mean along each diagonal", True)],
+    "attention": [("Attention from '=' to x, per head", True), ("Attention to x averaged over y", True)],
+    "progress": [("Progress measures: restricted and excluded loss", True),
+                 ("Weights, frequency concentration and key frequencies", True)],
+    "about": [],
+    "train": [],
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_legacy_pages_mode(monkeypatch):
+    """AppTest resets Streamlit's page mode before every run, so every run would start in the legacy pages/
+    mode that a real server leaves after its first run (see ui/view.py); start each run the way a real
+    server's later runs do."""
+    orig = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(scope="module")
+def steps() -> list[int]:
+    from grok_core.hub import load_manifest, local_path
+    from grok_core.series import open_series
+
+    entries, _ = load_manifest()
+    return [int(s) for s in open_series(local_path(entries[0]), verify=False).steps]
+
+
+def app(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    return at if page == "curves" else at.switch_page(f"pages/{page}.py").run()
+
+
+def titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def assert_figures(at: AppTest, page: str, step: int) -> None:
+    got, want = titles(at), PAGES[page]
+    assert len(got) == len(want), got
+    for title, (prefix, names_step) in zip(got, want, strict=True):
+        assert title.startswith(prefix), (title, prefix)
+        assert title.endswith(f"— step {step}") == names_step, title
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_at_first_middle_last_checkpoint(page, steps):
+    at = goto(app({"step": str(steps[0])}), page)
+    assert_clean(at)
+    assert at.query_params["step"] == str(steps[0])
+    assert_figures(at, page, steps[0])
+    for step in (steps[len(steps) // 2], steps[-1]):
+        at.select_slider(key="step").set_value(step).run()
+        assert_clean(at)
+        assert_figures(at, page, step)
+        assert at.query_params["step"] == str(step)
+    assert not at.warning  # no notices on a clean run
+
+
+def test_sidebar_controls_and_phase_badge(steps):
+    at = app({"step": str(steps[1])})
+    assert at.select_slider(key="step").value == steps[1]
+    at.button(key="prev").click().run()
+    assert at.select_slider(key="step").value == steps[0]
+    at.button(key="next").click().run()
+    at.button(key="next").click().run()
+    assert at.select_slider(key="step").value == steps[2]
+    badges = [m.value for m in at.markdown if "badge" in m.value]
+    assert any("memorising" in b for b in badges), badges
+    at.select_slider(key="step").set_value(steps[-1]).run()
+    assert any("generalised" in m.value for m in at.markdown if "badge" in m.value)
+
+
+def test_page_switch_keeps_series_and_step(steps):
+    mid = steps[len(steps) // 2]
+    at = goto(app({"step": str(mid)}), "waves")
+    assert at.select_slider(key="step").value == mid
+    at = goto(at, "crests")
+    assert at.select_slider(key="step").value == mid
+    assert titles(at)[0].endswith(f"step {mid}")
+
+
+def test_query_params_round_trip(steps):
+    """Controls are mirrored in the URL, and that URL reopens the same view."""
+    at = goto(app(), "waves")
+    at.number_input(key="x").set_value(5).run()
+    at.text_input(key="neurons__text").set_value("3, 17, 250").run()
+    at.select_slider(key="step").set_value(steps[7]).run()
+    assert_clean(at)
+    url = dict(at.query_params)
+    assert url == {"series": "default", "step": str(steps[7]), "x": "5", "neurons": "3,17,250"}
+    # a fresh session from that URL (the page's own controls are read when the page first shows)
+    again = app({k: v for k, v in url.items()})
+    again.query_params.update(url)
+    again = goto(again, "waves")
+    assert_clean(again)
+    assert not again.warning
+    assert again.select_slider(key="step").value == steps[7]
+    assert again.number_input(key="x").value == 5
+    assert again.text_input(key="neurons__text").value == "3, 17, 250"
+    assert titles(again) == titles(at)
+
+
+@pytest.mark.parametrize("query, shown, notice", [
+    ({"step": "12345"}, {"step": "nearest"}, "step 12345"),
+    ({"step": "abc"}, {"step": "last"}, "step “abc”"),
+    ({"step": "-50"}, {"step": "first"}, "step -50"),
+    ({"series": "no-such-series"}, {"series": "default"}, "series no-such-series"),
+])
+def test_bad_sidebar_params_fall_back_with_notice(query, shown, notice, steps):
+    at = app(query)
+    assert_clean(at)
+    assert notice in warnings(at)
+    want = {"nearest": min(steps, key=lambda s: abs(s - 12345)), "last": steps[-1], "first": steps[0]}
+    if "step" in shown:
+        assert at.select_slider(key="step").value == want[shown["step"]]
+        assert at.query_params["step"] == str(want[shown["step"]])
+    if "series" in shown:
+        assert at.query_params["series"] == shown["series"]
+
+
+@pytest.mark.parametrize("page, query, expect", [
+    ("waves", {"x": "500", "neurons": "1,2,9999"}, {"x": "112", "neurons": "1,2,511"}),
+    ("grid", {"n": "99", "render": "bogus"}, {"n": "10", "render": "webgl"}),
+    ("surfaces", {"neuron": "-4", "view": "4d"}, {"neuron": "0", "view": "heatmap"}),
+    ("crests", {"source": "logit", "c": "1e9"}, {"c": "112"}),
+    ("embeddings", {"k": "zero"}, {}),
+])
+def test_bad_view_params_fall_back_with_notice(page, query, expect):
+    at = app()
+    at.query_params.update(query)
+    at = goto(at, page)
+    assert_clean(at)
+    assert "The link asked for" in warnings(at)
+    for k, v in expect.items():
+        assert at.query_params[k] == v
+    assert at.get("plotly_chart")
+
+
+def test_figures_are_valid_plotly():
+    """The builders skip plotly's validation for speed (grok_core/plots.py), so check every one against it."""
+    from grok_core import plots
+
+    rng = np.random.default_rng(0)
+    p, steps = 23, np.arange(0, 1000, 10)
+    m = {"step": steps, "train_loss": np.exp(-steps / 100), "test_loss": 2 - steps / 1000,
+         "train_acc": np.minimum(1, steps / 100), "test_acc": steps / 1000}
+    spans = plots.phase_spans(m)
+    surf = rng.standard_normal((p, p))
+    ident = {k: surf for k in ("cos kx·cos ky", "sin kx·sin ky", "difference", "cos k(x+y)")}
+    prog = {"step": steps, "restricted_loss": m["test_loss"], "excluded_loss": m["train_loss"]}
+    figs = [
+        plots.loss_curves(m, 500, spans), plots.accuracy_curves(m, 500, spans), plots.one_hot_matrix([1, 2, p], p + 1),
+        plots.embedding_matrix(rng.standard_normal((3, 16)), [1, 2, p], p, 5), plots.answer_probs(rng.random(p), 3, 5),
+        plots.neuron_waves(rng.random((p, 3)), [1, 2, 3], 0, 5),
+        plots.scatter_grid(rng.random((4, p)), [1, 2, 3, 4], 0, 5),
+        plots.scatter_grid(rng.random((3, p)), [1, 2, 3], 0, 5, webgl=True),
+        plots.freq_norms(rng.random((p - 1) // 2), [2, 5], 5), plots.probe_curves(rng.random(p), rng.random(p), 2, "x", 5),
+        plots.probe_circle(rng.random(p), rng.random(p), 2, "y", 5), plots.surface_heatmap(surf, "t", 5, lines_c=7),
+        plots.surface_heatmap(np.abs(surf), "t", 5), plots.surface_3d(surf, "t", 5), plots.spectrum_2d(surf, 5),
+        plots.surface_3d_animated([(0, surf), (10, -surf)], "t"),
+        plots.top_terms_bar([{"name": "cos 2x", "coef": 1.0, "frac": 0.3}], 5),
+        plots.decomposition([("a", surf), ("b", surf)], 5, 3), plots.trig_identity(ident, 2),
+        plots.diagonal_profile(surf, 7, 5, "t"), plots.attention_heads(rng.random((p, p, 4)), 5),
+        plots.attention_vs_x(rng.random((p, p, 4)), 5), plots.progress_losses(prog, m, 5, spans),
+        plots.progress_panels({"step": steps, "sum_sq_weights": m["test_acc"], "gini": m["test_acc"],
+                               "n_key_freqs": m["test_acc"]}, 5, spans), plots.live_curves([1, 2], [1, 0.5], [1, 0.9], "loss", True),
+    ]
+    def named_scales(v):  # plotly.js knows few colour-scale names (and none of plotly.py's "_r" ones)
+        if isinstance(v, dict):
+            return [x for k, x in v.items() if k == "colorscale" and isinstance(x, str)] + [
+                n for x in v.values() for n in named_scales(x)]
+        return [n for x in v for n in named_scales(x)] if isinstance(v, list) else []
+
+    for f in figs:
+        f.full()  # raises ValueError on any property plotly does not know
+        assert f.title
+        json.dumps(f.to_dict())  # what st.plotly_chart sends is plain JSON
+        assert not named_scales(f.to_dict()), f.title
+
+
+def test_phase_spans_follow_the_metrics():
+    from grok_core import plots
+
+    steps = np.arange(0, 10_000, 100)
+    train_acc = np.minimum(1.0, steps / 500)
+    test_loss = np.where(steps < 1000, 5 + steps / 200, np.where(steps < 6000, 10.0, 0.01))
+    test_acc = np.where(steps < 7000, 0.05, 1.0)
+    spans = plots.phase_spans({"step": steps, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc})
+    assert [s[0] for s in spans] == list(plots.PHASES)
+    assert spans[0][1] == 0 and spans[-1][2] == steps[-1]
+    assert plots.phase_at(spans, 300) == "memorising" and plots.phase_at(spans, 9000) == "generalised"
+
+
+def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monkeypatch):
+    """A tiny run started from the page trains in the background, shows progress, then is offered in the picker."""
+    import time
+
+    monkeypatch.setenv("GROK_APP_RUNS", str(tmp_path))
+    from ui import cache, training
+
+    monkeypatch.setattr(cache, "RUNS", tmp_path)
+    at = goto(app(), "train")
+    assert_clean(at)
+    at.radio[0].set_value("tiny").run()
+    [t for t in at.text_input if t.label.startswith("Name")][0].set_value("pytest-run")
+    [n for n in at.number_input if n.label == "Steps"][0].set_value(100)
+    [b for b in at.button if b.label == "Start training"][0].click().run()
+    assert_clean(at)
+    job = training.jobs()["pytest-run"]
+    t_end = time.monotonic() + 240
+    while not job.finished and time.monotonic() < t_end:
+        time.sleep(0.5)
+    assert job.status == "done", (job.status, job.error)
+    at.run()
+    assert_clean(at)
+    assert any("pytest-run" in s.value for s in at.subheader)
+    assert "Trained here: pytest-run" in at.selectbox(key="series").options
+    at.selectbox(key="series").set_value("runs/pytest-run").run()
+    assert_clean(at)
+    assert at.select_slider(key="step").value == 100
+
+
+def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
+    """Offline, choosing a Hub series that is not cached says why and keeps showing the bundled one."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    at = app()
+    remote = [o for o in at.selectbox(key="series").options if "download" in o]
+    if not remote:
+        pytest.skip("the manifest lists no remote series, or it is already cached")
+    ids = at.selectbox(key="series").options
+    at.selectbox(key="series").set_value("nanda-full-run").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error if "Could not open" in e.value], [e.value for e in at.error]
+    assert at.selectbox(key="series").value == "default"  # back on the bundled series
+    assert at.get("plotly_chart"), ids

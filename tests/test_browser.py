@@ -1,0 +1,144 @@
+"""The app in a real browser: `streamlit run` on a free loopback port, Debian's headless chromium via Playwright.
+
+Opens every page, moves the step slider with the keyboard, and checks that a chart is drawn for the new
+step and that no error is shown; also the embedded mode (?embed=true) and the plotly PNG export.
+Never downloads a browser: skipped when /usr/bin/chromium or the playwright package is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAGES = ["", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress", "about", "train"]
+NO_FIGURES = {"about", "train"}
+SLIDER = '[data-testid="stSidebar"] [data-testid="stSlider"] input[type=range]'
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+DONE = """(step) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testScriptState !== 'notRunning') return false;
+  const titles = [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent);
+  return titles.some(t => t.endsWith('step ' + step));
+}"""
+IDLE = """() => { const a = document.querySelector('[data-testid="stApp"]');
+                  return a && a.dataset.testScriptState === 'notRunning'; }"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        t_end = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/_stcore/health", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > t_end:
+                    raise RuntimeError("streamlit did not start:\n" + proc.stdout.read().decode()[-3000:]) from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    yield pg
+    pg.close()
+
+
+def steps_of_bundled() -> list[int]:
+    sys.path.insert(0, str(REPO))
+    from grok_core.hub import load_manifest, local_path
+    from grok_core.series import open_series
+
+    entries, _ = load_manifest()
+    return [int(s) for s in open_series(local_path(entries[0]), verify=False).steps]
+
+
+@pytest.mark.parametrize("path", PAGES, ids=[p or "curves" for p in PAGES])
+def test_page_renders_and_follows_the_slider(server, page, path):
+    steps = steps_of_bundled()
+    start = steps[len(steps) // 2]
+    page.goto(f"{server}/{path}?step={start}")
+    if path in NO_FIGURES:
+        page.wait_for_function(IDLE, timeout=120_000)
+        page.wait_for_selector("h1", timeout=30_000)
+    else:
+        page.wait_for_function(DONE, arg=start, polling="raf", timeout=120_000)
+    slider = page.locator(SLIDER).first
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    new = int(slider.get_attribute("aria-valuetext").replace(",", ""))
+    assert new == steps[steps.index(start) - 1]
+    if path in NO_FIGURES:
+        page.wait_for_function(f"() => location.search.includes('step={new}')", timeout=60_000)
+        page.wait_for_function(IDLE, timeout=60_000)
+    else:
+        page.wait_for_function(DONE, arg=new, polling="raf", timeout=60_000)
+        assert page.locator(".js-plotly-plot .main-svg").count() > 0
+    assert page.locator(ERRORS).count() == 0, page.locator(ERRORS).all_inner_texts()
+    assert f"step={new}" in page.url  # the URL follows the slider
+
+
+def test_embedded_page_and_png_export(server, page):
+    steps = steps_of_bundled()
+    page.goto(f"{server}/waves?embed=true&step={steps[-1]}")
+    page.wait_for_function(DONE, arg=steps[-1], polling="raf", timeout=120_000)
+    assert "embed=true" in page.url
+    assert page.locator(SLIDER).count() == 1  # the shared controls are there when embedded
+    page.locator(".js-plotly-plot").first.hover()
+    with page.expect_download(timeout=30_000) as download:
+        page.locator('.modebar-btn[data-title="Download plot as a PNG"]').first.click()
+    assert download.value.suggested_filename == "neuron-waves.png"
+    assert page.locator(ERRORS).count() == 0
+
+
+def test_bad_link_shows_a_notice_not_an_error(server, page):
+    page.goto(f"{server}/crests?step=123456789&c=oops")
+    page.wait_for_function(IDLE, timeout=120_000)
+    page.wait_for_selector('[data-testid="stAlertContentWarning"]', timeout=30_000)
+    text = " ".join(page.locator('[data-testid="stAlertContentWarning"]').all_inner_texts())
+    assert "step 123456789" in text and "“oops”" in text
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    assert page.locator(ERRORS).count() == 0

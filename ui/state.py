@@ -1,0 +1,259 @@
+"""The shared selection (series, step) and URL query-parameter sync for every control.
+
+A control's value comes, in order, from: the URL (the first time the control appears, so a
+copied link reopens the exact view), the value it had when last shown in this session (pages
+forget widget values when you leave them), then its default. A URL value that is unknown or out
+of range is replaced by the nearest valid one and a notice says so; it never raises. At the end
+of each run `write_url` mirrors every control shown in that run into the URL (the page itself is
+the URL path; Streamlit keeps `embed` and `embed_options` on its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+_KEEP = "_kept_values"  # key -> last value shown, survives page switches
+_SHOWN = "_url_params_this_run"  # key -> URL string for controls shown in this run
+_NOTICES = "_url_notices"
+
+
+@dataclass
+class Selection:
+    """What every view reads: the series, the checkpoint step and where that step sits in training."""
+
+    series_id: str
+    step: int
+    index: int  # position of step in series.steps
+    phase: str
+    series: object = field(repr=False)  # grok_core.series.Series
+
+    @property
+    def cfg(self):
+        return self.series.model_cfg
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.series.steps
+
+    @property
+    def is_first(self) -> bool:
+        return self.index == 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.index == len(self.series.steps) - 1
+
+
+def begin_run() -> None:
+    st.session_state[_SHOWN] = {}
+    st.session_state[_NOTICES] = []
+    st.session_state.setdefault(_KEEP, {})
+
+
+def notice(text: str) -> None:
+    st.session_state.setdefault(_NOTICES, []).append(text)
+
+
+def notices() -> list[str]:
+    return list(st.session_state.get(_NOTICES, []))
+
+
+def show_notices() -> None:
+    for text in notices():
+        st.warning(text, icon=":material/link_off:")
+
+
+def _url_raw(key: str) -> str | None:
+    try:
+        v = st.query_params.get(key)
+    except Exception:  # never let a malformed URL break a page
+        return None
+    return None if v is None else str(v)
+
+
+def seed(key: str, default, parse: Callable[[str], object], valid: Callable[[object], object], what: str,
+         fmt: Callable[[object], str] = str) -> None:
+    """Put the starting value of control `key` into session state, before the widget is created.
+
+    parse(raw) -> value or raises ValueError; valid(value) -> the nearest valid value.
+    """
+    ss = st.session_state
+    if key in ss:  # the widget is alive: its own value rules; keep it valid (options may have changed)
+        fixed = valid(ss[key])
+        if fixed != ss[key]:
+            ss[key] = fixed
+        return
+    raw = _url_raw(key)
+    if raw is not None:
+        try:
+            v = parse(raw)
+        except (ValueError, TypeError, OverflowError):
+            v = None
+        if v is None:
+            ss[key] = valid(ss[_KEEP].get(key, default))
+            notice(f"The link asked for {what} “{raw}”, which is not valid here; showing {fmt(ss[key])} instead.")
+            return
+        fixed = valid(v)
+        if fixed != v:
+            notice(f"The link asked for {what} {raw}, which does not exist here; showing the nearest valid value, "
+                   f"{fmt(fixed)}.")
+        ss[key] = fixed
+        return
+    ss[key] = valid(ss[_KEEP].get(key, default))
+
+
+def shown(key: str, value, to_url: Callable[[object], str] = str) -> None:
+    """Record a control shown in this run: kept across page switches and written to the URL."""
+    st.session_state[_KEEP][key] = value
+    st.session_state[_SHOWN][key] = to_url(value)
+
+
+def write_url() -> None:
+    """Mirror the controls shown in this run into the URL (only when something changed)."""
+    want = dict(st.session_state.get(_SHOWN, {}))
+    try:
+        have = st.query_params.to_dict()
+    except Exception:
+        have = {}
+    if have != want:
+        st.query_params.from_dict(want)
+
+
+# -- validators ---------------------------------------------------------------------------------
+def nearest_int(lo: int, hi: int) -> Callable[[object], int]:
+    def f(v) -> int:
+        try:
+            v = int(v)
+        except (TypeError, ValueError):
+            v = lo
+        return int(min(max(v, lo), hi))
+
+    return f
+
+
+def nearest_of(options: Sequence[int]) -> Callable[[object], int]:
+    arr = np.asarray(options)
+
+    def f(v) -> int:
+        try:
+            v = int(v)
+        except (TypeError, ValueError):
+            return int(arr[-1])
+        return int(arr[np.argmin(np.abs(arr - v))])
+
+    return f
+
+
+def one_of(options: Sequence, default) -> Callable[[object], object]:
+    def f(v):
+        return v if v in options else default
+
+    return f
+
+
+def parse_int(raw: str) -> int:
+    f = float(raw)
+    if not f.is_integer():
+        raise ValueError(raw)
+    return int(f)
+
+
+def parse_int_list(raw: str) -> list[int]:
+    return [int(t) for t in raw.replace(" ", "").split(",") if t != ""]
+
+
+# -- view controls (seed from URL, draw the widget, record it) ----------------------------------
+def int_control(key: str, label: str, lo: int, hi: int, default: int, *, widget: str = "number",
+                help: str | None = None, container=None) -> int:
+    """An integer control mirrored in the URL as ?key=N."""
+    seed(key, default, parse_int, nearest_int(lo, hi), f"{key} =")
+    where = container or st
+    if widget == "slider":
+        v = where.slider(label, lo, hi, key=key, help=help)
+    else:
+        v = where.number_input(label, lo, hi, step=1, key=key, help=help)
+    v = int(v)
+    shown(key, v)
+    return v
+
+
+def choice_control(key: str, label: str, options: Sequence, default, *, format_func=str, widget: str = "segmented",
+                   help: str | None = None, container=None, to_url=str, parse=str):
+    """A choice among options mirrored in the URL (by to_url of the option)."""
+    by_url = {to_url(o): o for o in options}
+
+    def _parse(raw: str):
+        if raw in by_url:
+            return by_url[raw]
+        try:
+            v = parse(raw)
+        except (ValueError, TypeError):
+            raise ValueError(raw) from None
+        if v not in options:
+            raise ValueError(raw)
+        return v
+
+    seed(key, default, _parse, one_of(list(options), default), f"{key} =", fmt=lambda v: f"“{format_func(v)}”")
+    where = container or st
+    if widget == "segmented":
+        v = where.segmented_control(label, list(options), format_func=format_func, key=key, help=help, required=True)
+    elif widget == "radio":
+        v = where.radio(label, list(options), format_func=format_func, key=key, help=help, horizontal=True)
+    else:
+        v = where.selectbox(label, list(options), format_func=format_func, key=key, help=help)
+    if v is None:  # a segmented control can be emptied by a click; fall back to the default
+        v = default
+    shown(key, v, to_url)
+    return v
+
+
+def int_list_control(key: str, label: str, lo: int, hi: int, default: list[int], *, max_len: int,
+                     exact: bool = False, help: str | None = None, container=None) -> list[int]:
+    """Integers (e.g. neuron ids) typed as '3, 17, 250' and mirrored as ?key=3,17,250.
+
+    Out-of-range numbers are clamped, repeats dropped, with a notice; with exact=True the list is
+    silently padded from `default` or cut to max_len (e.g. when the grid size changes).
+    """
+    text_key = f"{key}__text"
+
+    def clean(vals: list[int]) -> tuple[list[int], bool]:
+        fixed = [min(max(int(v), lo), hi) for v in vals]
+        bad = fixed != [int(v) for v in vals]
+        out = list(dict.fromkeys(fixed))
+        bad |= len(out) != len(fixed)
+        if exact:
+            out = (out + [d for d in default if d not in out])[:max_len]
+        elif len(out) > max_len:
+            out, bad = out[:max_len], True
+        if not out:
+            out, bad = list(default)[:max_len], True
+        return out, bad
+
+    def as_text(vals) -> str:
+        return ", ".join(map(str, vals))
+
+    ss = st.session_state
+    ss.setdefault(_KEEP, {})
+    if text_key in ss:  # the widget is alive: check what was typed
+        raw = ss[text_key]
+        try:
+            vals, bad = clean(parse_int_list(raw))
+        except ValueError:
+            vals, bad = clean(ss[_KEEP].get(key, default))[0], True
+        if bad:
+            notice(f"“{raw}” is not a list of up to {max_len} {label.lower()} between {lo} and {hi}; "
+                   f"using {as_text(vals)}.")
+        if as_text(vals) != raw:
+            ss[text_key] = as_text(vals)
+    else:
+        seed(key, list(default), parse_int_list, lambda v: clean(v)[0], f"{key} =", fmt=as_text)
+        ss[text_key] = as_text(ss.pop(key))
+    where = container or st
+    raw = where.text_input(label, key=text_key, help=help)
+    vals = clean(parse_int_list(raw))[0]
+    shown(key, vals, lambda v: ",".join(map(str, v)))
+    return vals

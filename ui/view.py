@@ -1,0 +1,49 @@
+"""What every page does the same way: read the shared selection, explain, show figures."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from grok_core import plots
+
+from .state import Selection
+
+
+def leave_legacy_pages_mode() -> None:
+    """Rerun at once if Streamlit is in its legacy pages/ mode.
+
+    On the first run of a server process Streamlit sees the folder pages/ and runs that run in its
+    old multipage mode (st.navigation only switches it off when first called): app.py runs as a
+    page inside an automatic navigation, or a page file runs without app.py. Widgets made in that
+    run get other ids than in every later run, so the first interaction would reset them. Turning
+    the mode off (as st.navigation does) and rerunning before any widget exists avoids both.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def current() -> Selection:
+    """The series and step chosen in the sidebar (set by app.py before the page runs)."""
+    leave_legacy_pages_mode()
+    if not st.session_state.get("_app_active"):  # run without app.py in any other way: go through it
+        st.rerun()
+    return st.session_state["_selection"]
+
+
+def header(title: str, sel: Selection) -> None:
+    st.title(title)
+    st.caption(f"{sel.series.title} · step {sel.step:,} · {sel.phase}")
+
+
+def explain(text: str) -> None:
+    """2-4 plain sentences for students on what to look for at this step."""
+    st.info(text, icon=":material/lightbulb:")
+
+
+def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> None:
+    """A plotly figure with PNG export; a stable key lets plotly keep zoom and camera across steps."""
+    title = getattr(fig, "title", "") or name
+    st.plotly_chart(fig, config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
