@@ -22,7 +22,7 @@ T0, T0_WALL = time.perf_counter(), time.time()
 view.leave_legacy_pages_mode()  # before any widget: see ui/view.py
 st.set_page_config(page_title="Grokking Explorer", page_icon=":material/blur_on:", layout="wide")
 
-PLAY_INTERVAL_S = 0.15  # the browser asks for the next step this often while playing
+PLAY_INTERVAL_S = 0.2  # while playing, one checkpoint at most this often
 PHASE_BADGE = {"memorising": "orange", "circuit forming": "blue", "cleanup": "violet", "generalised": "green"}
 
 # The views, grouped as the sidebar shows them. To add one, add an st.Page to a section. A page's URL path is
@@ -43,11 +43,11 @@ PAGES = {
     "More": [
         st.Page("pages/about.py", title="About", icon=":material/info:"),
         st.Page("pages/train.py", title="Train & publish", icon=":material/model_training:"),
+        st.Page("pages/phase_diagram.py", title="Phase diagram", icon=":material/grid_view:"),
     ],
 }
 
 state.begin_run()
-st.session_state["_full_runs"] = st.session_state.get("_full_runs", 0) + 1
 
 
 # -- series -------------------------------------------------------------------------------------
@@ -62,6 +62,7 @@ state.seed("series", ids[0], str, state.one_of(ids, ids[0]), "series", fmt=lambd
 
 def _on_series_change() -> None:
     st.session_state.playing = False
+    st.session_state.pop("_play_to", None)
 
 
 with st.sidebar:
@@ -101,22 +102,32 @@ state.shown("series", series_id)
 
 # -- step ---------------------------------------------------------------------------------------
 steps = [int(s) for s in series.steps]
+if "_play_to" in st.session_state:  # set by the previous run while playing (before the slider exists)
+    st.session_state["step"] = st.session_state.pop("_play_to")
 state.seed("step", steps[-1], state.parse_int, state.nearest_of(steps), "step", fmt=lambda s: f"checkpoint {s:,}")
 
 
+def _stop_playing() -> None:
+    st.session_state.playing = False
+    st.session_state.pop("_play_to", None)
+
+
 def _shift(delta: int, steps: list[int]) -> None:
+    _stop_playing()
     i = int(np.searchsorted(steps, st.session_state.step))
     st.session_state.step = steps[int(np.clip(i + delta, 0, len(steps) - 1))]
 
 
 def _toggle_play(steps: list[int]) -> None:
-    st.session_state.playing = not st.session_state.get("playing", False)
-    if st.session_state.playing and st.session_state.step == steps[-1]:
+    playing = not st.session_state.get("playing", False)
+    _stop_playing()
+    st.session_state.playing = playing
+    if playing and st.session_state.step == steps[-1]:
         st.session_state.step = steps[0]  # play from the start when at the end
 
 
 with st.sidebar:
-    step = st.select_slider("Training step", steps, key="step", format_func=lambda s: f"{s:,}",
+    step = st.select_slider("Training step", steps, key="step", format_func=lambda s: f"{s:,}", on_change=_stop_playing,
                             help="The checkpoints saved during training. Use ← → on the slider, or the buttons.")
     b1, b2, b3 = st.columns(3)
     playing = st.session_state.get("playing", False)
@@ -134,25 +145,6 @@ with st.sidebar:
     st.caption(f"Checkpoint {steps.index(step) + 1} of {len(steps)} · steps {steps[0]:,}–{steps[-1]:,}")
 state.shown("step", step)
 cache.note_step(series_id, step)
-
-if playing:
-    @st.fragment(run_every=PLAY_INTERVAL_S)
-    def _player() -> None:
-        """Ticks in the browser; each tick that is not part of a full run moves one checkpoint on."""
-        if st.session_state.get("_player_seen") != st.session_state["_full_runs"]:
-            st.session_state["_player_seen"] = st.session_state["_full_runs"]
-            return
-        if not st.session_state.get("playing"):
-            return
-        i = steps.index(st.session_state.step) if st.session_state.step in steps else 0
-        if i + 1 >= len(steps):
-            st.session_state.playing = False
-        else:
-            st.session_state.step = steps[i + 1]
-        st.rerun()
-
-    with st.sidebar:
-        _player()
 
 st.session_state["_selection"] = state.Selection(series_id, step, steps.index(step), phase, series)
 
@@ -174,3 +166,11 @@ if log := os.environ.get("GROK_APP_TIMING"):
     with open(log, "a") as f:
         f.write(json.dumps({"page": pg.url_path, "step": step, "ms": 1e3 * (time.perf_counter() - T0),
                             "start": T0_WALL, "end": time.time()}) + "\n")
+
+if playing:  # the next checkpoint, as soon as this one is sent (Pause interrupts the wait)
+    time.sleep(max(0.0, PLAY_INTERVAL_S - (time.perf_counter() - T0)))
+    if step == steps[-1]:
+        st.session_state.playing = False
+    else:
+        st.session_state["_play_to"] = steps[steps.index(step) + 1]
+    st.rerun()

@@ -49,7 +49,7 @@ def cmd_train(args) -> int:
     try:
         command = "python -m grok_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet,
-                         provenance={"command": command})
+                         provenance={"command": command}, cuda_graph=args.cuda_graph)
     except SeriesError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=["float32", "float16"], default="float32", help="storage dtype of checkpoints")
     t.add_argument("--title", default=None)
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--cuda-graph", action="store_true", help="capture each step in one CUDA graph (CUDA only)")
     _add_config_args(t)
     t.set_defaults(fn=cmd_train)
     for modname in _EXTRA_MODULES:

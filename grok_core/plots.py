@@ -328,35 +328,66 @@ def freq_norms(norms: np.ndarray, key_freqs: list[int], step: int,
     return figure(data, layout)
 
 
-def probe_curves(cos_fit: np.ndarray, sin_fit: np.ndarray, k: int, var: str, step: int,
-                 r2: tuple[float, float] | None = None) -> Figure:
-    """Sparse-probe fits against the true cos/sin of 2πk·var/p."""
-    p = cos_fit.shape[0]
-    v = np.arange(p)
-    th = 2 * np.pi * k * v / p
-    sub = f" (R² {r2[0]:.2f}, {r2[1]:.2f})" if r2 else ""
-    data = [_line(v, np.cos(th), f"cos(2π·{k}{var}/{p})", TRAIN, width=1, dash="dot"),
-            _line(v, np.sin(th), f"sin(2π·{k}{var}/{p})", TEST, width=1, dash="dot"),
-            _line(v, cos_fit, "probe for cos", TRAIN), _line(v, sin_fit, "probe for sin", TEST)]
-    layout = _layout(f"Probes for {var} vs the true waves{sub}", step, var, "value", height=340,
-                     legend=_legend_below(-0.3), hovermode="x unified")
+def _two_panels(layout: dict, titles: list[str], gap: float = 0.1) -> list[dict]:
+    """Axes x/y and x2/y2 side by side; returns the panel-title annotations."""
+    w = (1 - gap) / 2
+    ann = []
+    for n, t in enumerate(titles):
+        ax = "" if n == 0 else "2"
+        d0 = n * (w + gap)
+        layout[f"xaxis{ax}"] = {**layout.get(f"xaxis{ax}", {}), "domain": [d0, d0 + w], "anchor": f"y{ax}"}
+        layout[f"yaxis{ax}"] = {**layout.get(f"yaxis{ax}", {}), "anchor": f"x{ax}"}
+        ann.append({"x": d0 + w / 2, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+                    "text": f"<b>{t}</b>", "showarrow": False})
+    return ann
+
+
+def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: int) -> Figure:
+    """For x and for y, the cos probe against the sin probe: a circle when the embedding holds cos and sin of k·v."""
+    t = np.linspace(0, 2 * np.pi, 200)
+    data, layout = [], {"title": _title(f"Probe circles (k = {k}): cos probe against sin probe", step), "height": 430,
+                        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "showlegend": False,
+                        "hoverlabel": {"namelength": -1}}
+    for n, (var, (cos_fit, sin_fit)) in enumerate(fits.items()):
+        ax = "" if n == 0 else "2"
+        p = cos_fit.shape[0]
+        v = np.arange(p)
+        data.append({"type": "scatter", "mode": "lines", "x": np.cos(t), "y": np.sin(t), "hoverinfo": "skip",
+                     "line": {"color": "#bbbbbb", "dash": "dot"}, "xaxis": f"x{ax}", "yaxis": f"y{ax}"})
+        data.append({"type": "scatter", "mode": "markers", "x": cos_fit, "y": sin_fit, "customdata": v,
+                     "xaxis": f"x{ax}", "yaxis": f"y{ax}",
+                     "marker": {"size": 7, "color": v, "colorscale": CYCLIC, "cmin": 0, "cmax": p - 1,
+                                "showscale": n == 1, "colorbar": {"title": {"text": "x or y"},
+                                                                  "tickvals": [0, p // 2, p - 1]}},
+                     "hovertemplate": f"{var} = %{{customdata}}<br>cos probe %{{x:.3f}}<br>sin probe %{{y:.3f}}"
+                                      "<extra></extra>"})
+        layout[f"xaxis{ax}"] = {"range": [-1.5, 1.5], "title": {"text": f"probe for cos(2π·{k}{var}/{p})"},
+                                "constrain": "domain"}
+        layout[f"yaxis{ax}"] = {"range": [-1.5, 1.5], "title": {"text": f"probe for sin(2π·{k}{var}/{p})"},
+                                "scaleanchor": f"x{ax}", "constrain": "domain"}
+    layout["annotations"] = _two_panels(layout, [f"from the embedding of {v}" for v in fits])
     return figure(data, layout)
 
 
-def probe_circle(cos_fit: np.ndarray, sin_fit: np.ndarray, k: int, var: str, step: int) -> Figure:
-    """The two probes plotted against each other: a circle when the embedding holds cos and sin of k·var."""
-    p = cos_fit.shape[0]
-    v = np.arange(p)
-    t = np.linspace(0, 2 * np.pi, 200)
-    data = [{"type": "scatter", "mode": "lines", "x": np.cos(t), "y": np.sin(t), "hoverinfo": "skip",
-             "line": {"color": "#bbbbbb", "dash": "dot"}},
-            {"type": "scatter", "mode": "markers", "x": cos_fit, "y": sin_fit, "customdata": v,
-             "marker": {"size": 7, "color": v, "colorscale": CYCLIC, "cmin": 0, "cmax": p - 1,
-                        "colorbar": {"title": {"text": var}, "tickvals": [0, p // 2, p - 1]}},
-             "hovertemplate": f"{var} = %{{customdata}}<br>cos probe %{{x:.3f}}<br>sin probe %{{y:.3f}}<extra></extra>"}]
-    layout = _layout(f"Probe circle for {var} (k = {k})", step, f"probe for cos(2π·{k}{var}/{p})",
-                     f"probe for sin(2π·{k}{var}/{p})", height=400, showlegend=False,
-                     xaxis={"range": [-1.5, 1.5]}, yaxis={"range": [-1.5, 1.5], "scaleanchor": "x"})
+def probe_curves(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: int,
+                 r2: dict[str, tuple[float, float]] | None = None) -> Figure:
+    """For x and for y, the sparse-probe fits against the true cos/sin of 2πk·v/p."""
+    data, layout = [], {"title": _title(f"Probes against the true waves cos/sin(2π·{k}·v/113)", step), "height": 360,
+                        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "legend": _legend_below(-0.3),
+                        "hovermode": "x unified", "hoverlabel": {"namelength": -1}}
+    for n, (var, (cos_fit, sin_fit)) in enumerate(fits.items()):
+        ax = "" if n == 0 else "2"
+        p = cos_fit.shape[0]
+        v = np.arange(p)
+        th = 2 * np.pi * k * v / p
+        kw = {"xaxis": f"x{ax}", "yaxis": f"y{ax}", "legendgroup": str(n), "showlegend": n == 0}
+        data += [_line(v, np.cos(th), "true cos", TRAIN, width=1, dash="dot", **kw),
+                 _line(v, np.sin(th), "true sin", TEST, width=1, dash="dot", **kw),
+                 _line(v, cos_fit, "probe for cos", TRAIN, **kw), _line(v, sin_fit, "probe for sin", TEST, **kw)]
+        layout[f"xaxis{ax}"] = {"title": {"text": var}}
+        layout[f"yaxis{ax}"] = {"title": {"text": "value"}}
+    titles = [f"{var}" + (f" (R² {r2[var][0]:.2f}, {r2[var][1]:.2f})" if r2 else "") for var in fits]
+    layout["annotations"] = _two_panels(layout, titles)
     return figure(data, layout)
 
 

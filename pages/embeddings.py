@@ -27,7 +27,7 @@ SAY = {
                        "onto a circle as you step through this plateau.",
     "cleanup": "Only the key frequencies remain strong; everything else is being decayed away.",
     "generalised": "A handful of key frequencies dominate the embedding, and a few embedding dimensions combined "
-                   "give cos and sin of 2π·k·x/113 so exactly that the probe points sit on a circle, in order of x.",
+                   "give cos and sin of 2π·k·x/113 so exactly that the probe points sit on a circle, x at angle 2π·k·x/113.",
 }
 view.explain(
     "The bars show how strongly the embedding matrix W_E contains each wave cos/sin(2π·k·x/113). The probes "
@@ -35,9 +35,8 @@ view.explain(
     "draw a circle if the embedding knows where x sits on it. " + SAY[sel.phase]
 )
 view.chart(plots.freq_norms(norms, key_final, sel.step), "embedding-frequency-norms")
-cols = st.columns(2)
-for col, (var, (pc, ps)) in zip(cols, probes.items(), strict=True):
-    with col:
-        view.chart(plots.probe_circle(pc["fit"], ps["fit"], k, var, sel.step), f"probe-circle-{var}")
-        view.chart(plots.probe_curves(pc["fit"], ps["fit"], k, var, sel.step, r2[var]), f"probe-curves-{var}")
-        st.caption(f"Probe for cos uses dimensions {pc['dims']}; for sin, {ps['dims']}.")
+fits = {var: (pc["fit"], ps["fit"]) for var, (pc, ps) in probes.items()}
+view.chart(plots.probe_circles(fits, k, sel.step), "probe-circles")
+view.chart(plots.probe_curves(fits, k, sel.step, r2), "probe-curves")
+st.caption(" · ".join(f"Probes for {var} use embedding dimensions {pc['dims']} (cos) and {ps['dims']} (sin)"
+                      for var, (pc, ps) in probes.items()))

@@ -12,4 +12,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 python -m ruff check .
+# torch threads spin-wait when a core is busy; passive waiting keeps a shared 2-core machine usable.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 python -m pytest -q "$@"

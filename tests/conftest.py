@@ -36,6 +36,23 @@ def grok_train(**kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+@pytest.fixture(scope="module")
+def one_cpu_thread():
+    """Train with one torch thread for the module's tests.
+
+    On a shared 2-core machine, torch's two OpenMP threads spin-wait at every op while another
+    process holds a core: the grokking test took 224 s instead of 7.5 s that way (OMP_WAIT_POLICY
+    =PASSIVE also fixes it, but only when set before torch starts). Tiny models gain nothing from
+    a second thread anyway.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def bundled():
     """The bundled default series (checkpoints/default), opened once per test session."""

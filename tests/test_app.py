@@ -24,9 +24,8 @@ PAGES = {
                ("The model's answer:", True)],
     "waves": [("MLP neurons with x = 0 fixed", True)],
     "grid": [("7×7 neuron pairs over y (x = 0)", True)],
-    "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circle for x", True),
-                   ("Probes for x vs the true waves", True), ("Probe circle for y", True),
-                   ("Probes for y vs the true waves", True)],
+    "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circles (k = ", True),
+                   ("Probes against the true waves", True)],
     "surfaces": [("Neuron #", True), ("2-D Fourier spectrum of neuron #", True), ("Largest 2-D Fourier terms", True)],
     "crests": [("Logit of answer 7", True), ("Mean along each diagonal", True)],
     "attention": [("Attention from '=' to x, per head", True), ("Attention to x averaged over y", True)],
@@ -203,8 +202,10 @@ def test_figures_are_valid_plotly():
         plots.neuron_waves(rng.random((p, 3)), [1, 2, 3], 0, 5),
         plots.scatter_grid(rng.random((4, p)), [1, 2, 3, 4], 0, 5),
         plots.scatter_grid(rng.random((3, p)), [1, 2, 3], 0, 5, webgl=True),
-        plots.freq_norms(rng.random((p - 1) // 2), [2, 5], 5), plots.probe_curves(rng.random(p), rng.random(p), 2, "x", 5),
-        plots.probe_circle(rng.random(p), rng.random(p), 2, "y", 5), plots.surface_heatmap(surf, "t", 5, lines_c=7),
+        plots.freq_norms(rng.random((p - 1) // 2), [2, 5], 5),
+        plots.probe_curves({"x": (rng.random(p), rng.random(p)), "y": (rng.random(p), rng.random(p))}, 2, 5,
+                           {"x": (0.9, 0.8), "y": (0.7, 0.6)}),
+        plots.probe_circles({"x": (rng.random(p), rng.random(p)), "y": (rng.random(p), rng.random(p))}, 2, 5), plots.surface_heatmap(surf, "t", 5, lines_c=7),
         plots.surface_heatmap(np.abs(surf), "t", 5), plots.surface_3d(surf, "t", 5), plots.spectrum_2d(surf, 5),
         plots.surface_3d_animated([(0, surf), (10, -surf)], "t"),
         plots.top_terms_bar([{"name": "cos 2x", "coef": 1.0, "frac": 0.3}], 5),
@@ -282,3 +283,12 @@ def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
     assert [e.value for e in at.error if "Could not open" in e.value], [e.value for e in at.error]
     assert at.selectbox(key="series").value == "default"  # back on the bundled series
     assert at.get("plotly_chart"), ids
+
+
+def test_play_runs_to_the_last_checkpoint_and_stops(steps):
+    at = app({"step": str(steps[-3])})
+    at.button(key="play").click().run()  # plays steps[-2], steps[-1], then stops by itself
+    assert_clean(at)
+    assert at.select_slider(key="step").value == steps[-1]
+    assert at.session_state["playing"] is False
+    assert titles(at)[0].endswith(f"step {steps[-1]}")

@@ -23,6 +23,12 @@ from grok_core.model import (
 )
 from tests.conftest import TINY_MODEL
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(one_cpu_thread):
+    yield
+
+
 CFG = TINY_MODEL  # p = 23, d_model 32, 4 heads of 8, d_mlp 64
 LAST_HOOKS = ("blocks.0.hook_attn_out", "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post",
               "blocks.0.hook_mlp_out", "blocks.0.hook_resid_post", "logits")

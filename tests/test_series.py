@@ -20,6 +20,12 @@ from grok_core.series import JSON_NAME, SeriesError, SeriesWriter, open_series, 
 from grok_core.train import train_series
 from tests.conftest import TINY_MODEL, tiny_train
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(one_cpu_thread):
+    yield
+
+
 CFG = TINY_MODEL
 STEPS = [0, 10, 20, 30, 40]
 

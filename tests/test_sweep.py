@@ -15,6 +15,12 @@ from grok_core.cli import main
 from grok_core.train import summary, train_series
 from tests.conftest import GROK_MODEL, REPO, grok_train
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread(one_cpu_thread):
+    yield
+
+
 FRACS, WDS, SEEDS = [0.3, 0.8], [0.0, 2.0, 20.0], [0]
 BASE = grok_train(n_steps=250)
 
