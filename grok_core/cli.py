@@ -47,7 +47,7 @@ def cmd_train(args) -> int:
     mcfg, tcfg = _configs(args)
     print(f"training into {args.out}: {mcfg}\n{tcfg}\n{len(tcfg.checkpoint_steps())} checkpoints", file=sys.stderr)
     try:
-        command = "python -m grok_core " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = args.command
         s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet,
                          provenance={"command": command}, cuda_graph=args.cuda_graph)
     except SeriesError as e:
@@ -80,5 +80,7 @@ _EXTRA_MODULES = [m for m in ("sources_cli", "bench", "sweep") if (Path(__file__
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command = "python -m grok_core " + " ".join(shlex.quote(a) for a in argv)  # provenance
     return args.fn(args)

@@ -312,7 +312,7 @@ def cmd_sweep(args) -> int:
     rec = run_sweep(mcfg, base, args.fracs, args.wds, args.seeds, curve_every=args.curve_every,
                     no_delay_steps=args.no_delay_steps, cuda_graph=args.cuda_graph, max_batch=args.max_batch,
                     progress=not args.quiet, title=args.title,
-                    provenance={"note": args.note} if args.note else None)
+                    provenance={"command": getattr(args, "command", None), **({"note": args.note} if args.note else {})})
     save_sweep(rec, args.out)
     counts = Counter(r["category"] for r in rec["runs"])
     print(json.dumps({"out": str(args.out), "timing": rec["timing"], "outcomes": dict(counts)}, indent=1))

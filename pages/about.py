@@ -1,8 +1,12 @@
 """About: the model, the science and how to cite it, and how to load a series in Python / TransformerLens."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import view
+
+REPO = Path(__file__).resolve().parents[1]
 
 sel = view.current()
 st.title("About the Grokking Explorer")
@@ -41,21 +45,25 @@ half its peak until test accuracy reaches 99%; *generalised* afterwards.
 ```
 """)
 
+path = Path(sel.series.path).absolute()
+shown_path = path.relative_to(REPO) if path.is_relative_to(REPO) else path
 st.subheader("Load this series yourself")
 st.markdown("In Python, with this repository's `grok_core` (parameters use TransformerLens names):")
 st.code(f"""from grok_core.series import open_series
 from grok_core.model import grid_cache
 
-s = open_series("{sel.series.path}")
+s = open_series("{shown_path}")
 params = s.params_at({sel.step})            # {{"embed.W_E": tensor [{cfg.d_vocab}, {cfg.d_model}], ...}}
 cache = grid_cache(params, s.model_cfg)      # activations for all {cfg.p}×{cfg.p} sums
 post = cache["blocks.0.mlp.hook_post"]       # [{cfg.p * cfg.p}, {cfg.d_mlp}], row x*{cfg.p}+y
 """, language="python")
 st.markdown("As a TransformerLens `HookedTransformer` (needs `pip install transformer-lens`):")
-st.code(f"""from grok_core.model import to_hooked_transformer
+st.code(f"""import torch
+from grok_core.model import to_hooked_transformer
 
 model = to_hooked_transformer(s.params_at({sel.step}), s.model_cfg)
-logits, cache = model.run_with_cache(tokens)  # tokens [batch, 3]: x, y, {cfg.eq_token} ('=')
+tokens = torch.tensor([[1, 2, {cfg.eq_token}]])   # "1 + 2 =": x, y and '=' (token {cfg.eq_token})
+logits, cache = model.run_with_cache(tokens)     # logits[0, -1].argmax() is the answer
 """, language="python")
 st.markdown("From the Hugging Face Hub (a series published with the *Train & publish* page or "
             "`python -m grok_core publish`):")
