@@ -15,8 +15,6 @@ Two paths, which must give the same dynamics (checked by `python -m grok_core be
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import signal
 import sys
 import threading
@@ -438,12 +436,3 @@ def recompute_metrics(series: Series, steps=None) -> dict[str, np.ndarray]:
                 out[f"{name}_loss"].append(float(nll[w].mean()))
                 out[f"{name}_acc"].append(float(acc[w].mean()))
     return {k: np.array(v) for k, v in out.items()}
-
-
-def main_summary_json(series: Series) -> str:
-    return json.dumps(summary(series), indent=1)
-
-
-def eta_seconds(started: float, done: int, total: int) -> float:
-    rate = done / max(1e-9, time.monotonic() - started)
-    return math.inf if rate == 0 else (total - done) / rate
