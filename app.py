@@ -48,6 +48,7 @@ PAGES = {
 }
 
 state.begin_run()
+cache.RUN_STATS.clear()
 
 
 # -- series -------------------------------------------------------------------------------------
@@ -165,7 +166,8 @@ state.write_url()
 if log := os.environ.get("GROK_APP_TIMING"):
     with open(log, "a") as f:
         f.write(json.dumps({"page": pg.url_path, "step": step, "ms": 1e3 * (time.perf_counter() - T0),
-                            "start": T0_WALL, "end": time.time()}) + "\n")
+                            "start": T0_WALL, "end": time.time(),
+                            **{k: round(v, 1) for k, v in cache.RUN_STATS.items()}}) + "\n")
 
 if playing:  # the next checkpoint, as soon as this one is sent (Pause interrupts the wait)
     time.sleep(max(0.0, PLAY_INTERVAL_S - (time.perf_counter() - T0)))

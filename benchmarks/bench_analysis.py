@@ -23,8 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from grok_core.analysis import attention, crests, fourier, neurons, probes, progress  # noqa: E402
-from grok_core.analysis.grid import grid_forward  # noqa: E402
-from grok_core.model import grid_cache  # noqa: E402
+from grok_core.model import grid_cache, grid_forward  # noqa: E402
 from grok_core.series import open_series  # noqa: E402
 
 PER_STEP_MS = 50.0
@@ -92,7 +91,7 @@ def main() -> int:
 
         def crest_view(cache=cache, params=params):
             out = []
-            for S in (crests.logit_surface(cache, cfg, 65), crests.mlp_out_surface(cache, params, cfg, 65)):
+            for S in (crests.logit_surface(cache, params, cfg, 65), crests.mlp_out_surface(cache, params, cfg, 65)):
                 c = crests.crest(S)
                 out.append((c, crests.diagonal_fraction(S), crests.crest_points(c, cfg.p)))
             return out

@@ -9,6 +9,9 @@ Two forwards:
   reduces to lookups in [p, n_heads] score tables and [p, n_heads, d_model] output tables.
 - `run_with_cache` is the plain TransformerLens-style forward over all positions, used to check
   the fast path and to show the inputs view.
+On the whole p×p grid, `grid_cache` / `grid_forward` compute the same as `forward_last` with
+batched matmuls; `grid_attention` is their cheap attention half, and `grid_readout` / `grid_neuron`
+read one output direction or one neuron from it without running the whole MLP.
 """
 
 from __future__ import annotations
@@ -142,13 +145,92 @@ def forward_last(params: Params, cfg: ModelConfig, x: torch.Tensor, y: torch.Ten
     return logits
 
 
+def _mm_bias(bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b + bias in one call, for one model ([n, k] @ [k, m]) or a stack ([R, n, k] @ [R, k, m])."""
+    bias = bias.unsqueeze(-2)  # [..., 1, m]: the same for every problem
+    return torch.addmm(bias, a, b) if a.dim() == 2 else torch.baddbmm(bias, a, b)
+
+
+# The whole p×p grid of problems, row-major (x*p + y). `forward_last` serves any batch by gathering each
+# problem's rows of the attention tables; on the full grid those rows repeat in a pattern (for a fixed x,
+# all p problems share out_x[x]), so attention becomes three batched matmuls and the MLP biases fold into
+# the matmuls: the same numbers as forward_last (float32 rounding aside), about 1.7x faster on the CPU.
 @torch.no_grad()
+def grid_attention(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor]:
+    """The attention half on all p*p problems: pattern [..., p*p, h, 3], attn_out and resid_mid [..., p*p, d_model].
+
+    Cheap next to the MLP; enough for attention patterns, and (with `grid_readout` or one column of W_in)
+    for any single neuron or output direction without computing the whole MLP.
+    """
+    t = attention_tables(params, cfg)
+    scores = torch.stack(
+        torch.broadcast_tensors(
+            t["scores_x"][..., :, None, :],  # [..., p(x), 1, h]
+            t["scores_y"][..., None, :, :],  # [..., 1, p(y), h]
+            t["score_eq"][..., None, None, :],  # [..., 1, 1, h]
+        ),
+        dim=-1,
+    )  # [..., p, p, h, 3]
+    pattern = scores.softmax(-1)
+    attn_out = (
+        pattern[..., 0] @ t["out_x"]  # over x: [..., p(x), p(y), h] @ [..., p(x), h, m]
+        + (pattern[..., 1].transpose(-3, -2) @ t["out_y"]).transpose(-3, -2)  # over y, likewise
+        + pattern[..., 2] @ t["out_eq"].unsqueeze(-3)  # [..., p, p, h] @ [..., 1, h, m]
+    )  # [..., p, p, d_model]
+    return {
+        "blocks.0.attn.hook_pattern": pattern.flatten(-4, -3),  # [..., p*p, h, 3]: from "=" to x, y, "="
+        "blocks.0.hook_attn_out": attn_out.flatten(-3, -2),
+        "blocks.0.hook_resid_mid": (attn_out + t["resid_eq"][..., None, None, :]).flatten(-3, -2),
+    }
+
+
+@torch.no_grad()
+def grid_forward(params: Params, cfg: ModelConfig, cache: dict | None = None) -> torch.Tensor:
+    """Logits at "=" for all p*p problems: [..., p*p, d_vocab_out]; params may carry a leading run dim [R, ...].
+
+    Pass a dict as `cache` to receive every activation under the hook names of `forward_last`.
+    """
+    att = grid_attention(params, cfg)
+    resid_mid = att["blocks.0.hook_resid_mid"]
+    pre = _mm_bias(params["blocks.0.mlp.b_in"], resid_mid, params["blocks.0.mlp.W_in"])  # [..., p*p, d_mlp]
+    post = _act(cfg, pre)
+    mlp_out = _mm_bias(params["blocks.0.mlp.b_out"], post, params["blocks.0.mlp.W_out"])  # [..., p*p, d_model]
+    resid_post = resid_mid + mlp_out
+    logits = resid_post @ params["unembed.W_U"]  # [..., p*p, d_vocab_out]
+    if cache is not None:
+        cache.update(att)
+        cache.update({"blocks.0.mlp.hook_pre": pre, "blocks.0.mlp.hook_post": post, "blocks.0.hook_mlp_out": mlp_out,
+                      "blocks.0.hook_resid_post": resid_post, "logits": logits})
+    return logits
+
+
 def grid_cache(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor]:
     """Last-position activations for all p*p problems (row-major x*p+y), TransformerLens names."""
-    idx = torch.arange(cfg.p * cfg.p, device=params["embed.W_E"].device)
     cache: dict = {}
-    forward_last(params, cfg, idx // cfg.p, idx % cfg.p, cache=cache)
+    grid_forward(params, cfg, cache)
     return cache
+
+
+@torch.no_grad()
+def grid_readout(params: Params, cfg: ModelConfig, resid_mid: torch.Tensor, direction: torch.Tensor,
+                 mlp_only: bool = False) -> torch.Tensor:
+    """resid_post · direction (or mlp_out · direction) for every problem, [p*p], from `grid_attention`'s resid_mid.
+
+    The MLP output is only read along `direction` [d_model], so W_out folds into one vector and
+    neither the MLP output nor the logits of every answer are materialised.
+    """
+    W_in, b_in = params["blocks.0.mlp.W_in"], params["blocks.0.mlp.b_in"]
+    post = _act(cfg, torch.addmm(b_in.unsqueeze(0), resid_mid, W_in))  # [p*p, d_mlp]
+    along = post @ (params["blocks.0.mlp.W_out"] @ direction) + params["blocks.0.mlp.b_out"] @ direction
+    return along if mlp_only else along + resid_mid @ direction
+
+
+@torch.no_grad()
+def grid_neuron(params: Params, cfg: ModelConfig, resid_mid: torch.Tensor, neuron: int, post: bool = True) -> torch.Tensor:
+    """One MLP neuron (after the activation, or before with post=False) on every problem, [p*p]."""
+    n = int(neuron)
+    pre = resid_mid @ params["blocks.0.mlp.W_in"][:, n] + params["blocks.0.mlp.b_in"][n]
+    return _act(cfg, pre) if post else pre
 
 
 def run_with_cache(params: Params, cfg: ModelConfig, tokens: torch.Tensor) -> tuple[torch.Tensor, dict]:

@@ -56,11 +56,15 @@ def test_bundled_logits_and_mlp_output_crest_at_the_answer(bundled):
     params = bundled.params_at(int(bundled.steps[-1]))
     cache = grid_cache(params, cfg)
     for c in (0, 65):
-        logit = crests.logit_surface(cache, cfg, c)
+        logit = crests.logit_surface(cache, params, cfg, c)
         assert logit.shape == (P, P)
         assert crests.crest(logit) == c
         assert crests.diagonal_fraction(logit) > 0.9
         mlp = crests.mlp_out_surface(cache, params, cfg, c)
         assert crests.crest(mlp) == c and crests.diagonal_fraction(mlp) > 0.9
     early = grid_cache(bundled.params_at(200), cfg)
-    assert crests.diagonal_fraction(crests.logit_surface(early, cfg, 65)) < 0.2
+    assert crests.diagonal_fraction(crests.logit_surface(early, bundled.params_at(200), cfg, 65)) < 0.2
+    # read along one direction from resid_mid = the same surface as from the full logits
+    full = cache["logits"][:, 65] - cache["logits"].mean(1)
+    np.testing.assert_allclose(crests.logit_surface(cache, params, cfg, 65).ravel(), full.numpy(), rtol=1e-4,
+                               atol=1e-4 * float(full.abs().max()))

@@ -125,7 +125,9 @@ def test_forward_last_on_a_subset_matches_the_grid_rows():
     params = _params(seed=1, scale=3.0)
     grid = grid_cache(params, CFG)["logits"]
     x, y = torch.tensor([0, 5, 22, 7]), torch.tensor([0, 17, 22, 3])
-    assert torch.allclose(forward_last(params, CFG, x, y), grid[x * CFG.p + y], atol=1e-6)
+    # Two computations (row gathers vs batched matmuls over the grid): equal up to float32 rounding.
+    assert torch.allclose(forward_last(params, CFG, x, y), grid[x * CFG.p + y], rtol=1e-5,
+                          atol=1e-5 * float(grid.abs().max()))
 
 
 def test_batched_runs_equal_single_runs():

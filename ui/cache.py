@@ -21,7 +21,7 @@ import streamlit as st
 import torch
 
 from grok_core import hub, plots
-from grok_core.model import forward_last, grid_cache, run_with_cache
+from grok_core.model import forward_last, grid_attention, grid_cache, grid_neuron, run_with_cache
 from grok_core.series import JSON_NAME, Series, open_series
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +114,16 @@ def params(series_id: str, step: int) -> dict[str, torch.Tensor]:
     return series(series_id).params_at(int(step))
 
 
+# Per run, for the browser benchmark's server timing (GROK_APP_TIMING): how long the script waited for a
+# step computed ahead, and how long it computed steps itself. Only the script's own thread counts.
+RUN_STATS: dict[str, float] = {}
+
+
+def _count(what: str, t0: float) -> None:
+    if threading.current_thread().name.split("_")[0] != "prefetch":
+        RUN_STATS[what] = RUN_STATS.get(what, 0.0) + 1e3 * (time.perf_counter() - t0)
+
+
 class StepStore:
     """A bounded LRU of per-step results with one background thread that computes the next step ahead.
 
@@ -134,9 +144,14 @@ class StepStore:
                 self._items.move_to_end(key)
                 return self._items[key]
             fut: Future | None = self._pending.get(key)
+        t0 = time.perf_counter()
         if fut is not None and threading.current_thread().name.split("_")[0] != self._pool._thread_name_prefix:
-            return fut.result()  # being computed ahead: wait rather than compute twice (never from our own worker)
-        return self._put(key, compute())
+            out = fut.result()  # being computed ahead: wait rather than compute twice (never from our own worker)
+            _count("waited_ms", t0)
+            return out
+        out = self._put(key, compute())
+        _count("computed_ms", t0)
+        return out
 
     def prefetch(self, key, compute) -> None:
         with self._lock:
@@ -166,18 +181,30 @@ def _grid_store() -> StepStore:
 
 
 @st.cache_resource
+def _mid_store() -> StepStore:
+    return StepStore(maxsize=16)  # the attention half of the grid (MID_HOOKS): ~7 MB each for p = 113
+
+
+@st.cache_resource
 def _small_store() -> StepStore:
     return StepStore(maxsize=128)  # per-step results of at most ~1 MB
 
 
 class At:
-    """What a per-step computation may use, from any thread: the series, and the cached grid of a step."""
+    """What a per-step computation may use, from any thread: the series, and the cached grids of a step."""
 
-    def __init__(self, series_id: str, s: Series, grids: StepStore):
-        self.series_id, self.series, self._grids = series_id, s, grids
+    def __init__(self, series_id: str, s: Series):  # from the script thread: the stores are Streamlit resources
+        self.series_id, self.series = series_id, s
+        self._grids, self._mids = _grid_store(), _mid_store()
 
     def grid(self, step: int) -> dict[str, torch.Tensor]:
+        """Every activation the views read on the p×p grid (the whole MLP: ~70 ms for p = 113)."""
         return self._grids.get(("grid", self.series_id, int(step), ()), lambda: _grid(self.series, int(step)))
+
+    def mid(self, step: int) -> dict[str, torch.Tensor]:
+        """The attention half of the grid: pattern and resid_mid (~5x cheaper than `grid`); enough for one
+        neuron, one output direction or the attention patterns."""
+        return self._mids.get(("mid", self.series_id, int(step), ()), lambda: _mid(self.series, int(step)))
 
 
 def _per_step(kind: str, series_id: str, step: int, args: tuple, compute, big: bool = False):
@@ -187,7 +214,7 @@ def _per_step(kind: str, series_id: str, step: int, args: tuple, compute, big: b
     """
     step = int(step)
     store = _grid_store() if big else _small_store()
-    at = At(series_id, series(series_id), _grid_store())
+    at = At(series_id, series(series_id))
     out = store.get((kind, series_id, step, args), lambda: compute(at, step, *args))
     i = int(np.searchsorted(at.series.steps, step)) + st.session_state.get("_direction", 1)
     if 0 <= i < len(at.series.steps):
@@ -218,6 +245,14 @@ GRID_HOOKS = ("blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.0.attn.
 def _grid(s: Series, step: int) -> dict[str, torch.Tensor]:
     full = grid_cache(s.params_at(step), s.model_cfg)
     return {k: full[k] for k in GRID_HOOKS}
+
+
+MID_HOOKS = ("blocks.0.attn.hook_pattern", "blocks.0.hook_resid_mid")
+
+
+def _mid(s: Series, step: int) -> dict[str, torch.Tensor]:
+    att = grid_attention(s.params_at(step), s.model_cfg)
+    return {k: att[k] for k in MID_HOOKS}
 
 
 def grid(series_id: str, step: int) -> dict[str, torch.Tensor]:
@@ -357,8 +392,9 @@ def embedding(series_id: str, step: int, k: int) -> dict:
 
 
 def _neuron_surface(at: At, step: int, neuron: int) -> np.ndarray:
-    p = at.series.model_cfg.p
-    return at.grid(step)[HOOK_POST][:, int(neuron)].numpy().reshape(p, p).astype(np.float64)
+    s = at.series
+    a = grid_neuron(s.params_at(step), s.model_cfg, at.mid(step)["blocks.0.hook_resid_mid"], neuron)
+    return a.numpy().reshape(s.model_cfg.p, s.model_cfg.p).astype(np.float64)
 
 
 def _spectrum(at: At, step: int, neuron: int, k: int) -> dict:
@@ -383,9 +419,9 @@ def _crest(at: At, step: int, source: str, which: int) -> dict:
 
     cfg = at.series.model_cfg
     if source == "logit":
-        surface = crests.logit_surface(at.grid(step), cfg, which)
+        surface = crests.logit_surface(at.mid(step), at.series.params_at(step), cfg, which)
     elif source == "mlp_out":
-        surface = crests.mlp_out_surface(at.grid(step), at.series.params_at(step), cfg, which)
+        surface = crests.mlp_out_surface(at.mid(step), at.series.params_at(step), cfg, which)
     else:
         surface = _neuron_surface(at, step, which)
     surface = np.asarray(surface, dtype=np.float64)
@@ -403,7 +439,7 @@ def _attention(at: At, step: int) -> dict:
     from grok_core.analysis import attention as att
 
     cfg = at.series.model_cfg
-    g = at.grid(step)
+    g = at.mid(step)
     return {"to_x": np.asarray(att.attention_to(g, cfg))[..., 0],
             "head_freqs": [int(k) for k in att.head_frequencies(g, cfg)]}
 
@@ -418,5 +454,5 @@ def neuron_over_training(series_id: str, neuron: int, n_frames: int = 16) -> lis
     """The neuron's surface at n_frames checkpoints spread over training (one full forward pass each)."""
     s = series(series_id)
     idx = np.unique(np.linspace(0, len(s.steps) - 1, n_frames).round().astype(int))
-    at = At(series_id, s, _grid_store())
+    at = At(series_id, s)
     return [(int(s.steps[i]), _neuron_surface(at, int(s.steps[i]), neuron)) for i in idx]

@@ -46,4 +46,6 @@ def explain(text: str) -> None:
 def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> None:
     """A plotly figure with PNG export; a stable key lets plotly keep zoom and camera across steps."""
     title = getattr(fig, "title", "") or name
-    st.plotly_chart(fig, config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
+    from .charts import plotly_chart
+
+    plotly_chart(fig.to_dict(), config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)

@@ -5,7 +5,6 @@ probes     sparse linear probes: cos/sin(2πkx/p) from a few embedding dimension
 neurons    MLP neurons on the grid, waves at fixed x, neurons that show the loops
 crests     surfaces that depend only on x + y, and where they peak
 attention  attention from "=" to x and y, each head's frequency
-grid       the model on the whole p×p grid at once (the fast path for many checkpoints)
 progress   restricted / excluded loss and other progress measures, per checkpoint and per series
 
 Import the module you need (`from grok_core.analysis import fourier`); nothing is imported here,

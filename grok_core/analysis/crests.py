@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
+from ..model import grid_readout
 from .fourier import as_tensor, to_numpy
 
 
@@ -57,22 +58,29 @@ def crest_points(c: int, p: int, n: int | None = None) -> list[tuple[int, int]]:
     return [(int(x), int((c - x) % p)) for x in xs]
 
 
-def logit_surface(cache, cfg: ModelConfig, c: int) -> np.ndarray:
+def _answer_direction(params, c: int):
+    """W_U[:, c] minus the mean column: the part of answer c's logit that softmax does not ignore."""
+    W_U = as_tensor(params["unembed.W_U"]).float()  # [d_model, p]
+    return W_U[:, c] - W_U.mean(1)
+
+
+def logit_surface(cache, params, cfg: ModelConfig, c: int) -> np.ndarray:
     """The logit for answer c over the grid, [p(x), p(y)], minus the mean logit of each problem.
 
     Subtracting the mean over answers removes what softmax ignores, leaving the part that decides c.
+    `cache` needs only "blocks.0.hook_resid_mid" (from `model.grid_attention` or `grid_cache`): the
+    MLP is read along the one direction, never for every answer.
     """
-    logits = to_numpy(cache["logits"])  # [p*p, p]
-    return (logits[:, c] - logits.mean(1)).reshape(cfg.p, cfg.p)
+    resid_mid = as_tensor(cache["blocks.0.hook_resid_mid"]).float()  # [p*p, d_model]
+    return grid_readout(params, cfg, resid_mid, _answer_direction(params, c)).reshape(cfg.p, cfg.p).numpy()
 
 
 def mlp_out_surface(cache, params, cfg: ModelConfig, c: int) -> np.ndarray:
     """The MLP output read along answer c's unembedding direction, [p(x), p(y)].
 
     The direction is W_U[:, c] minus the mean column (centred like logit_surface): the MLP's
-    direct contribution to the logit of c relative to the other answers.
+    direct contribution to the logit of c relative to the other answers. `cache` as for logit_surface.
     """
-    W_U = as_tensor(params["unembed.W_U"])  # [d_model, p]
-    direction = W_U[:, c] - W_U.mean(1)  # [d_model]
-    mlp_out = as_tensor(cache["blocks.0.hook_mlp_out"])  # [p*p, d_model]
-    return (mlp_out @ direction).reshape(cfg.p, cfg.p).numpy()
+    resid_mid = as_tensor(cache["blocks.0.hook_resid_mid"]).float()
+    along = grid_readout(params, cfg, resid_mid, _answer_direction(params, c), mlp_only=True)
+    return along.reshape(cfg.p, cfg.p).numpy()

@@ -14,7 +14,7 @@ sets of d (p² cells each) to get m[d], then take the cos/sin coefficients of m 
   coefficient of the embedding's per-frequency norms, number of key frequencies (of that checkpoint).
 
 Key frequencies are the final checkpoint's, as in the paper. For a whole series this is one
-batched pass (checkpoints stacked on a leading run dimension through `grid.grid_forward`, the
+batched pass (checkpoints stacked on a leading run dimension through `model.grid_forward`, the
 model on the whole grid), cached beside the series as the extra "progress", or in a user cache
 dir where the series folder is not writable.
 """
@@ -32,9 +32,9 @@ from safetensors import safe_open
 
 from ..config import ModelConfig
 from ..data import labels as make_labels
+from ..model import grid_forward
 from ..series import JSON_NAME, Series, add_extra, atomic_save_tensors
 from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies
-from .grid import grid_forward
 
 EXTRA_NAME = "progress"
 VERSION = "2"  # bump when a measure's definition changes: cached results are then recomputed
