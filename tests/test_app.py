@@ -298,3 +298,19 @@ def test_play_runs_to_the_last_checkpoint_and_stops(steps):
     assert at.select_slider(key="step").value == steps[-1]
     assert at.session_state["playing"] is False
     assert titles(at)[0].endswith(f"step {steps[-1]}")
+
+
+def test_charts_use_the_in_place_component_and_fall_back_to_st_plotly_chart(monkeypatch):
+    """Charts go through ui/charts.py's component; where it cannot run (e.g. static/ not writable) the same
+    figures are drawn by st.plotly_chart instead."""
+    from ui import charts as ui_charts
+
+    at = app()
+    assert at.get("bidi_component") and not at.get("plotly_chart")
+    want = titles(at)
+    monkeypatch.setattr(ui_charts, "_component", None)
+    monkeypatch.setattr(ui_charts, "_unavailable", "static/ is read-only here")
+    at = app()
+    assert_clean(at)
+    assert at.get("plotly_chart") and not at.get("bidi_component")
+    assert titles(at) == want

@@ -142,3 +142,54 @@ def test_bad_link_shows_a_notice_not_an_error(server, page):
     assert "step 123456789" in text and "“oops”" in text
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
     assert page.locator(ERRORS).count() == 0
+
+
+def _step_left(page) -> int:
+    slider = page.locator(SLIDER).first
+    slider.focus()
+    page.keyboard.press("ArrowLeft")
+    new = int(slider.get_attribute("aria-valuetext").replace(",", ""))
+    page.wait_for_function(DONE, arg=new, polling="raf", timeout=60_000)
+    return new
+
+
+def test_zoom_and_3d_camera_survive_a_step_change(server, page):
+    """Charts are updated in place (ui/charts.py), so what the student zoomed or rotated stays."""
+    steps = steps_of_bundled()
+    start = steps[len(steps) // 2]
+    page.goto(f"{server}/crests?step={start}")
+    page.wait_for_function(DONE, arg=start, polling="raf", timeout=120_000)
+    heat = page.locator(".js-plotly-plot").first
+    page.evaluate("() => { document.querySelector('.js-plotly-plot').dataset.mark = 'same-div'; }")
+    box = heat.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)  # drag-zoom a box
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=8)
+    page.mouse.up()
+    rng = "() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range.map(v => v.toFixed(3)).join(',')"
+    page.wait_for_timeout(300)
+    zoomed = page.evaluate(rng)
+    assert zoomed != page.evaluate("() => '-0.500,112.500'")  # the drag did zoom
+    _step_left(page)
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot').dataset.mark") == "same-div"
+    assert page.evaluate(rng) == zoomed
+
+    page.goto(f"{server}/surfaces?view=3d&step={start}")
+    page.wait_for_function(DONE, arg=start, polling="raf", timeout=120_000)
+    gl = page.locator(".js-plotly-plot .gl-container canvas").first
+    gl.scroll_into_view_if_needed()
+    box = gl.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    eye = "() => JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.scene.camera.eye)"
+    before = page.evaluate(eye)
+    page.mouse.move(cx, cy)  # rotate the camera by dragging
+    page.mouse.down()
+    page.mouse.move(cx + 120, cy + 40, steps=10)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    rotated = page.evaluate(eye)
+    assert rotated != before
+    _step_left(page)
+    page.wait_for_timeout(300)
+    assert page.evaluate(eye) == rotated
+    assert page.locator(ERRORS).count() == 0

@@ -66,6 +66,7 @@ export default function ({ parentElement, data }) {
 """
 
 _component = None
+_unavailable: str | None = None  # why the component cannot be used (then charts fall back to st.plotly_chart)
 
 
 def ensure_plotly_js() -> None:
@@ -82,13 +83,22 @@ def ensure_plotly_js() -> None:
 
 
 def _renderer():
-    global _component
-    if _component is None:
-        ensure_plotly_js()
-        _component = st.components.v2.component("grok_plotly", js=_JS, isolate_styles=False)
+    global _component, _unavailable
+    if _component is None and _unavailable is None:
+        try:
+            if not st.get_option("server.enableStaticServing"):
+                raise RuntimeError("server.enableStaticServing is off (.streamlit/config.toml turns it on)")
+            ensure_plotly_js()
+            _component = st.components.v2.component("grok_plotly", js=_JS, isolate_styles=False)
+        except (OSError, RuntimeError) as e:  # e.g. a read-only checkout: still draw, the slower way
+            _unavailable = str(e)
     return _component
 
 
 def plotly_chart(spec: dict, *, key: str, config: dict, alt: str = "", revision: str | None = None) -> None:
     """Draw (or update in place) the chart `key`; `revision` changes reset the student's zoom/camera."""
-    _renderer()(data={"spec": spec, "config": config, "alt": alt, "revision": revision or key}, key=key)
+    render = _renderer()
+    if render is None:
+        st.plotly_chart(spec, config=config, key=key, alt=alt or None)
+        return
+    render(data={"spec": spec, "config": config, "alt": alt, "revision": revision or key}, key=key)

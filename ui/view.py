@@ -6,6 +6,7 @@ import streamlit as st
 
 from grok_core import plots
 
+from .charts import plotly_chart
 from .state import Selection
 
 
@@ -44,8 +45,6 @@ def explain(text: str) -> None:
 
 
 def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> None:
-    """A plotly figure with PNG export; a stable key lets plotly keep zoom and camera across steps."""
+    """A plotly figure with PNG export, updated in place across steps (ui/charts.py), so zoom and camera stay."""
     title = getattr(fig, "title", "") or name
-    from .charts import plotly_chart
-
     plotly_chart(fig.to_dict(), config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
