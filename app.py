@@ -6,17 +6,22 @@ view is a short file in pages/. Widgets made here persist across pages. Run: str
 
 from __future__ import annotations
 
-import json
 import os
-import time
 
-import numpy as np
-import streamlit as st
+# Before torch loads: OpenMP threads that spin-wait between operations take the CPU the browser needs to
+# draw (on two cores the app's per-step time fell from ~100-150 ms to ~25-35 ms; benchmarks/bench_app.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from grok_core import plots
-from grok_core.hub import SourceError
-from grok_core.series import SeriesError
-from ui import cache, state, view
+import json  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from grok_core import plots  # noqa: E402
+from grok_core.hub import SourceError  # noqa: E402
+from grok_core.series import SeriesError  # noqa: E402
+from ui import cache, state, view  # noqa: E402
 
 T0, T0_WALL = time.perf_counter(), time.time()
 view.leave_legacy_pages_mode()  # before any widget: see ui/view.py
