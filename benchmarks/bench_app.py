@@ -49,14 +49,18 @@ VIEWS = {
 LIMIT_MS = {"2d": 250, "heavy": 800}
 PLAY_VIEWS = ["curves", "waves", "crests"]
 
-# True once the script has finished and every step-dependent figure title ends with the new step.
+# True one animation frame after the script has finished and every step-dependent figure title ends with
+# the new step (polled once per frame): the frame in which plotly's WebGL scenes draw (on requestAnimationFrame)
+# has then run too.
 REDRAWN = """(step) => {
   const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.dataset.testScriptState === 'running') return false;
   const titles = [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent);
-  if (!titles.length) return false;
-  if (!titles.filter(t => t.includes('— step')).every(t => t.endsWith('step ' + step))) return false;
+  const done = app && app.dataset.testScriptState !== 'running' && titles.length > 0
+    && titles.filter(t => t.includes('— step')).every(t => t.endsWith('step ' + step));
+  if (!done) { window.__seenDone = null; return false; }
+  if (window.__seenDone !== step) { window.__seenDone = step; return false; }
   window.__t1 = performance.now();
+  window.__seenDone = null;
   return true;
 }"""
 SLIDER = '[data-testid="stSidebar"] [data-testid="stSlider"] input[type=range]'

@@ -18,9 +18,10 @@ k = state.int_control("k", "Frequency k for the identity", 1, (p - 1) // 2, k_de
 SHAPES = {"heatmap": "heatmap", "3d": "3-D", "3d-anim": "3-D over training"}
 shape = state.choice_control("view", "Show the surface as", list(SHAPES), "heatmap", container=c3,
                              format_func=SHAPES.get,
-                             help="3-D views are slow to draw without a graphics card. “3-D over training” holds "
-                                  "checkpoints from all of training, with its own slider and play button, and keeps "
-                                  "the camera you set.")
+                             help="3-D views are slow to draw without a graphics card, so they show about 40 values "
+                                  "of x and of y (the heatmap shows all of them); the camera you set stays when the "
+                                  "step changes. “3-D over training” holds checkpoints from all of training, with its "
+                                  "own slider and play button.")
 EXPLAIN = {"terms": "its largest terms", "parts": "its components at frequency k", "identity": "the trig identity"}
 explain_with = state.choice_control("explain", "Take the surface apart", list(EXPLAIN), "terms",
                                     format_func=EXPLAIN.get)
