@@ -47,7 +47,7 @@ VIEWS = {
     "progress": ("progress", "2d"),
 }
 LIMIT_MS = {"2d": 250, "heavy": 800}
-PLAY_VIEWS = ["curves", "waves", "crests"]
+PLAY_VIEWS = [name for name, (_, kind) in VIEWS.items() if kind == "2d"]
 
 # True one animation frame after the script has finished and every step-dependent figure title ends with
 # the new step (polled once per frame): the frame in which plotly's WebGL scenes draw (on requestAnimationFrame)

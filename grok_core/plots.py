@@ -373,7 +373,7 @@ def probe_curves(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: i
                  r2: dict[str, tuple[float, float]] | None = None) -> Figure:
     """For x and for y, the sparse-probe fits against the true cos/sin of 2πk·v/p."""
     data, layout = [], {"title": _title(f"Probes against the true waves cos/sin(2π·{k}·v/113)", step), "height": 360,
-                        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "legend": _legend_below(-0.3),
+                        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "legend": {**_legend_below(-0.3), "traceorder": "normal"},  # one row, not a column per group
                         "hovermode": "x unified", "hoverlabel": {"namelength": -1}}
     for n, (var, (cos_fit, sin_fit)) in enumerate(fits.items()):
         ax = "" if n == 0 else "2"
@@ -512,7 +512,7 @@ def top_terms_bar(terms: list[dict], step: int) -> Figure:
 
 def _heat_row(panels: list[tuple[str, np.ndarray]], title: str, step: int | None, colorscale=DIVERGING,
               colorbar: str = "value", zrange: tuple[float, float] | None = None, hover_fmt: str = ".3f",
-              height: int = 330, cbar: dict | None = None) -> Figure:
+              height: int = 330, cbar: dict | None = None, xtitle: str = "x", ytitle: str = "y") -> Figure:
     """Small heatmaps side by side on one shared colour scale (one trace each, laid out by axis domains)."""
     n, p = len(panels), panels[0][1].shape[0]
     if zrange is None:
@@ -526,13 +526,13 @@ def _heat_row(panels: list[tuple[str, np.ndarray]], title: str, step: int | None
     for i, (name, z) in enumerate(panels):
         ax = "" if i == 0 else str(i + 1)
         data.append(_heatmap(z.T, colorscale, colorbar if i == n - 1 else None,
-                             name + "<br>x = %{x}, y = %{y}<br>value = %{z:" + hover_fmt + "}<extra></extra>",
+                             name + f"<br>{xtitle} = %{{x}}, {ytitle} = %{{y}}<br>value = %{{z:" + hover_fmt + "}<extra></extra>",
                              x=np.arange(p), y=np.arange(p), xaxis=f"x{ax}", yaxis=f"y{ax}", zmin=zrange[0],
                              zmax=zrange[1], name=name, cbar={"len": 0.9, **(cbar or {})}))
         d0 = i * (w + gap)
-        layout[f"xaxis{ax}"] = {"domain": [d0, d0 + w], "title": {"text": "x"}, "anchor": f"y{ax}",
+        layout[f"xaxis{ax}"] = {"domain": [d0, d0 + w], "title": {"text": xtitle}, "anchor": f"y{ax}",
                                 "range": [-0.5, p - 0.5]}
-        layout[f"yaxis{ax}"] = {"domain": [0, 0.86], "title": {"text": "y" if i == 0 else ""}, "anchor": f"x{ax}",
+        layout[f"yaxis{ax}"] = {"domain": [0, 0.86], "title": {"text": ytitle if i == 0 else ""}, "anchor": f"x{ax}",
                                 "range": [-0.5, p - 0.5], "showticklabels": i == 0}
         ann.append({"x": d0 + w / 2, "y": 0.9, "xref": "paper", "yref": "paper", "text": f"<b>{name}</b>",
                     "showarrow": False, "yanchor": "bottom"})
@@ -582,22 +582,44 @@ def diagonal_profile(surface: np.ndarray, c: int, step: int, title: str) -> Figu
 
 
 # -- view 8: attention --------------------------------------------------------------------------
-def attention_heads(att_to_x: np.ndarray, step: int) -> Figure:
-    """att_to_x [p, p, h]: how much '=' attends to x, per head (the rest goes mostly to y)."""
-    panels = [(f"head {i}", att_to_x[:, :, i]) for i in range(att_to_x.shape[-1])]
-    fig = _heat_row(panels, "Attention from '=' to x, per head", step, colorscale=ATTENTION,
-                    colorbar="attention<br>to x", zrange=(0.0, 1.0), hover_fmt=".1%", height=340,
-                    cbar={"tickformat": ".0%"})
-    return fig
+def attention_heads(att_to_x: np.ndarray, step: int, freqs: list[int] | None = None,
+                    orders: list[np.ndarray | None] | None = None) -> Figure:
+    """att_to_x [p, p, h]: how much '=' attends to x, per head (the rest goes mostly to y).
+
+    With orders (one per head, from analysis.attention.frequency_order), each head's panel has x and y
+    ordered by k·v mod p for that head's frequency k: a wave of frequency k becomes one smooth wave.
+    """
+    h = att_to_x.shape[-1]
+    ordered = orders is not None
+    panels = []
+    for i in range(h):
+        z, o = att_to_x[:, :, i], orders[i] if ordered else None
+        name = f"head {i}" + (f" (k = {freqs[i]})" if freqs else "")
+        panels.append((name, z[np.ix_(o, o)] if o is not None else z))
+    return _heat_row(panels, "Attention from '=' to x, per head" + (", ordered by k·v mod p" if ordered else ""), step,
+                     colorscale=ATTENTION, colorbar="attention<br>to x", zrange=(0.0, 1.0), hover_fmt=".1%",
+                     height=340, cbar={"tickformat": ".0%"},
+                     **({"xtitle": "k·x mod p", "ytitle": "k·y mod p"} if ordered else {}))
 
 
-def attention_vs_x(att_to_x: np.ndarray, step: int) -> Figure:
-    """Attention to x averaged over y, per head, as a function of x: a wave once the circuit forms."""
+def attention_vs_x(att_to_x: np.ndarray, step: int, freqs: list[int] | None = None,
+                   orders: list[np.ndarray | None] | None = None) -> Figure:
+    """Attention to x averaged over y, per head: a wave once the circuit forms (ordered like attention_heads)."""
     p, _, h = att_to_x.shape
     mean = att_to_x.mean(axis=1)  # [p, h]
-    data = [_line(np.arange(p), mean[:, i], f"head {i}", QUALITATIVE[i % 10], hover="%{y:.1%}") for i in range(h)]
-    layout = _layout("Attention to x averaged over y", step, "x", "attention to x", height=330, hovermode="x unified",
-                     yaxis={"tickformat": ".0%"}, legend=_legend_below(-0.3))
+    data = []
+    for i in range(h):
+        o = orders[i] if orders is not None else None
+        name = f"head {i}" + (f" (k = {freqs[i]})" if freqs else "")
+        if o is None:
+            data.append(_line(np.arange(p), mean[:, i], name, QUALITATIVE[i % 10], hover="%{y:.1%}"))
+        else:
+            data.append(_line(np.arange(p), mean[o, i], name, QUALITATIVE[i % 10], customdata=o,
+                              hover="x = %{customdata}: %{y:.1%}"))
+    ordered = orders is not None
+    layout = _layout("Attention to x averaged over y" + (", x ordered by k·x mod p" if ordered else ""), step,
+                     "k·x mod p (k = each head's frequency)" if ordered else "x", "attention to x", height=330,
+                     hovermode="x unified", yaxis={"tickformat": ".0%"}, legend=_legend_below(-0.3))
     return figure(data, layout)
 
 

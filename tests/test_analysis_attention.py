@@ -38,3 +38,24 @@ def test_bundled_heads_use_key_frequencies(bundled):
     cache = grid_cache(params, cfg)
     keys = fourier.key_frequencies(params, cfg, cache)
     assert set(attention.head_frequencies(cache, cfg)) <= set(keys)
+
+
+def test_frequency_order_turns_a_wave_of_frequency_k_into_one_smooth_wave():
+    p = 113
+    for k in (1, 8, 51, 112):
+        order = attention.frequency_order(k, p)
+        assert sorted(order) == list(range(p))
+        np.testing.assert_allclose(np.cos(2 * np.pi * k * order / p), np.cos(2 * np.pi * np.arange(p) / p), atol=1e-9)
+    assert attention.frequency_order(3, 12) is None  # 3 has no inverse mod 12
+
+
+def test_bundled_attention_ordered_by_head_frequency_is_a_low_frequency_wave(bundled):
+    """In x order a head of frequency 51 zigzags; ordered by 51·x mod p it is (mostly) one slow wave."""
+    cfg = bundled.model_cfg
+    cache = grid_cache(bundled.params_at(int(bundled.steps[-1])), cfg)
+    to_x = attention.attention_to(cache, cfg)[..., 0].mean(1)  # [p, h]: averaged over y
+    for h, k in enumerate(attention.head_frequencies(cache, cfg)):
+        wave = to_x[attention.frequency_order(k, cfg.p), h]
+        spectrum = np.abs(np.fft.rfft(wave - wave.mean()))
+        assert spectrum.argmax() == 1, (h, k)
+        assert spectrum[1] ** 2 > 0.5 * (spectrum**2).sum(), (h, k)

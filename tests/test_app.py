@@ -178,6 +178,7 @@ def test_bad_sidebar_params_fall_back_with_notice(query, shown, notice, steps):
     ("surfaces", {"neuron": "-4", "view": "4d"}, {"neuron": "0", "view": "heatmap"}),
     ("crests", {"source": "logit", "c": "1e9"}, {"c": "112"}),
     ("embeddings", {"k": "zero"}, {}),
+    ("attention", {"order": "sideways"}, {"order": "frequency"}),
 ])
 def test_bad_view_params_fall_back_with_notice(page, query, expect):
     at = app()

@@ -62,6 +62,9 @@ export default function ({ parentElement, data }) {
   plotly().then((P) => P.react(gd, traces, layout, data.config)).catch((e) => {
     gd.textContent = "This figure could not be drawn: " + e.message;
   });
+  // Called before the next update and when the chart leaves the page: only then free it (WebGL contexts
+  // of 3-D scenes are few).
+  return () => setTimeout(() => { if (!gd.isConnected && window.Plotly) window.Plotly.purge(gd); }, 1000);
 }
 """
 

@@ -23,3 +23,17 @@ def head_frequencies(cache, cfg: ModelConfig) -> list[int]:
     to_x = attention_to(cache, cfg)[..., 0]  # [p, p, n_heads]
     energy, _ = freq_energy_2d(to_x)  # [n_freq, n_heads]
     return [int(k) + 1 for k in energy.argmax(0)]
+
+
+def frequency_order(k: int, p: int) -> np.ndarray | None:
+    """The values 0..p-1 ordered by k·v mod p: position j holds v = j·k⁻¹ mod p.
+
+    A wave of frequency k in v, cos(2πkv/p), is then the single smooth wave cos(2πj/p) along j, so a
+    pattern that looks like fine stripes or a checkerboard in v order shows its shape. None when k
+    has no inverse mod p (k a multiple of a factor of p; never for prime p and 0 < k < p).
+    """
+    try:
+        inv = pow(int(k), -1, int(p))
+    except ValueError:
+        return None
+    return (np.arange(p) * inv) % p
