@@ -436,22 +436,33 @@ def _link(target: Path, link: Path) -> None:
         shutil.copyfile(real, link)
 
 
-def _open_native_hub(entry, progress, refresh, token, endpoint) -> Series:
-    commit, sj, _ = _resolve(entry, JSON_NAME, refresh, token, endpoint)
+def _first_file(entry, filename, progress, refresh, token, endpoint, probe_size: bool = False):
+    """Resolve the entry's commit and fetch `filename` (the file that says what else is needed).
+
+    Returns (commit, folder, path of filename, the already assembled Series or None): a folder
+    built before for this commit is reused without downloading anything.
+    """
+    commit, path, size = _resolve(entry, filename, refresh, token, endpoint)
     folder = _assets_dir(entry, commit)
     s = _open_cached_folder(folder)
+    if s is not None or path is not None:
+        return commit, folder, path, s
+    if _offline():
+        raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
+    if size is None and probe_size:
+        size = _probe(entry, filename, commit, token=token, endpoint=endpoint).size or 0
+    path = _download(entry, filename, entry.revision, progress, 0, size or 0, token, endpoint)
+    if _commit_of(path, commit) != commit:  # the branch moved since we looked
+        commit = _commit_of(path, commit)
+        folder = _assets_dir(entry, commit)
+        s = _open_cached_folder(folder)
+    return commit, folder, path, s
+
+
+def _open_native_hub(entry, progress, refresh, token, endpoint) -> Series:
+    commit, folder, sj, s = _first_file(entry, JSON_NAME, None, refresh, token, endpoint)
     if s is not None:
         return s
-    if sj is None:
-        if _offline():
-            raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-        sj = _download(entry, JSON_NAME, entry.revision, None, 0, 0, token, endpoint)
-        if _commit_of(sj, commit) != commit:  # the branch moved since we looked
-            commit = _commit_of(sj, commit)
-            folder = _assets_dir(entry, commit)
-            s = _open_cached_folder(folder)
-            if s is not None:
-                return s
     try:
         meta = json.loads(Path(sj).read_text())
         files = [(sh["file"], int(sh["bytes"]), True) for sh in meta["shards"]]
@@ -502,23 +513,9 @@ def _open_converted_hub(entry, progress, refresh, token, endpoint) -> Series:
     from .convert import ConvertError, convert_file  # torch.load lives only there
 
     filename = entry.files[0]
-    commit, src, size = _resolve(entry, filename, refresh, token, endpoint)
-    folder = _assets_dir(entry, commit)
-    s = _open_cached_folder(folder)
+    commit, folder, src, s = _first_file(entry, filename, progress, refresh, token, endpoint, probe_size=True)
     if s is not None:
         return s
-    if src is None:
-        if _offline():
-            raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-        if size is None:
-            size = _probe(entry, filename, commit, token=token, endpoint=endpoint).size or 0
-        src = _download(entry, filename, entry.revision, progress, 0, size or 0, token, endpoint)
-        if _commit_of(src, commit) != commit:  # the branch moved since we looked
-            commit = _commit_of(src, commit)
-            folder = _assets_dir(entry, commit)
-            s = _open_cached_folder(folder)
-            if s is not None:
-                return s
     try:
         s = convert_file(src, folder, format=entry.format, title=entry.title, progress=progress,
                          source={"repo_id": entry.repo_id, "revision": entry.revision, "commit": commit, "file": filename})
