@@ -342,8 +342,11 @@ def _two_panels(layout: dict, titles: list[str], gap: float = 0.1) -> list[dict]
     return ann
 
 
-def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: int) -> Figure:
-    """For x and for y, the cos probe against the sin probe: a circle when the embedding holds cos and sin of k·v."""
+def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: int,
+                  r2: dict[str, tuple[float, float]] | None = None) -> Figure:
+    """For x and for y, the cos probe against the sin probe: a circle when the embedding holds cos and sin of k·v.
+
+    r2: each probe's R² against the true cos and sin, shown in the panel titles."""
     t = np.linspace(0, 2 * np.pi, 200)
     data, layout = [], {"title": _title(f"Probe circles (k = {k}): cos probe against sin probe", step), "height": 430,
                         "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "showlegend": False,
@@ -365,7 +368,8 @@ def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: 
                                 "constrain": "domain"}
         layout[f"yaxis{ax}"] = {"range": [-1.5, 1.5], "title": {"text": f"probe for sin(2π·{k}{var}/{p})"},
                                 "scaleanchor": f"x{ax}", "constrain": "domain"}
-    layout["annotations"] = _two_panels(layout, [f"from the embedding of {v}" for v in fits])
+    layout["annotations"] = _two_panels(layout, [f"from the embedding of {v}" + (
+        f" (R² {r2[v][0]:.2f}, {r2[v][1]:.2f})" if r2 else "") for v in fits])
     return figure(data, layout)
 
 

@@ -36,7 +36,12 @@ view.explain(
 )
 view.chart(plots.freq_norms(norms, key_final, sel.step), "embedding-frequency-norms")
 fits = {var: (pc["fit"], ps["fit"]) for var, (pc, ps) in probes.items()}
-view.chart(plots.probe_circles(fits, k, sel.step), "probe-circles")
-view.chart(plots.probe_curves(fits, k, sel.step, r2), "probe-curves")
+view.chart(plots.probe_circles(fits, k, sel.step, r2), "probe-circles")
+SHOW = {"circles": "the circles", "waves": "the circles and the probes against the true waves"}
+show = state.choice_control("probes", "Show", list(SHOW), "circles", format_func=SHOW.get,
+                            help="R² (in the panel titles) says how much of the true cos and sin each probe "
+                                 "explains; the curves show where the fit is off.")
+if show == "waves":
+    view.chart(plots.probe_curves(fits, k, sel.step, r2), "probe-curves")
 st.caption(" · ".join(f"Probes for {var} use embedding dimensions {pc['dims']} (cos) and {ps['dims']} (sin)"
                       for var, (pc, ps) in probes.items()))

@@ -24,8 +24,7 @@ PAGES = {
                ("The model's answer:", True)],
     "waves": [("MLP neurons with x = 0 fixed", True)],
     "grid": [("7×7 neuron pairs over y (x = 0)", True)],
-    "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circles (k = ", True),
-                   ("Probes against the true waves", True)],
+    "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circles (k = ", True)],
     "surfaces": [("Neuron #", True), ("2-D Fourier spectrum of neuron #", True), ("Largest 2-D Fourier terms", True)],
     "crests": [("Logit of answer 7", True), ("Mean along each diagonal", True)],
     "attention": [("Attention from '=' to x, per head", True), ("Attention to x averaged over y", True)],
@@ -315,3 +314,14 @@ def test_charts_use_the_in_place_component_and_fall_back_to_st_plotly_chart(monk
     assert_clean(at)
     assert at.get("plotly_chart") and not at.get("bidi_component")
     assert titles(at) == want
+
+
+def test_embeddings_probe_curves_on_request(steps):
+    at = app({"step": str(steps[-1])})
+    at.query_params.update({"probes": "waves"})
+    at = goto(at, "embeddings")
+    assert_clean(at)
+    got = titles(at)
+    assert len(got) == 3 and got[2].startswith("Probes against the true waves")
+    assert "R²" in charts(at)[1]["layout"]["annotations"][0]["text"]  # probe fits shown on the circles
+    assert at.query_params["probes"] == "waves"
