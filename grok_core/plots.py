@@ -295,7 +295,7 @@ def scatter_grid(acts: np.ndarray, neurons: list[int], x: int, step: int, webgl:
                        acts[j].ravel()], axis=1)
     data = [{
         "type": "scattergl" if webgl else "scatter", "mode": "markers", "x": X, "y": Y,
-        "customdata": np.round(custom, 4).tolist(), "showlegend": False,
+        "customdata": custom.astype(np.float32), "showlegend": False,  # a 2-D typed array: compact, no per-point lists
         "marker": {"size": 3 if n > 5 else 4, "color": np.tile(ys, len(i)), "colorscale": CYCLIC, "cmin": 0,
                    "cmax": p - 1, "colorbar": {"title": {"text": "y"}, "tickvals": [0, p // 2, p - 1]}},
         "hovertemplate": "neuron #%{customdata[0]:.0f} = %{customdata[3]:.3f}<br>neuron #%{customdata[1]:.0f} = "
