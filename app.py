@@ -35,7 +35,8 @@ PHASE_BADGE = {"memorising": "orange", "circuit forming": "blue", "cleanup": "vi
 # a server's first run Streamlit's legacy pages/ mode runs the page file without this script (see view.current).
 PAGES = {
     "The story": [
-        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", default=True),
+        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", default=True,
+                url_path="training-curves"),
         st.Page("pages/inputs.py", title="Inputs", icon=":material/input:"),
         st.Page("pages/waves.py", title="Neuron waves", icon=":material/waves:"),
         st.Page("pages/grid.py", title="Neuron scatter grid", icon=":material/grid_on:"),
@@ -49,6 +50,9 @@ PAGES = {
         st.Page("pages/about.py", title="About", icon=":material/info:"),
         st.Page("pages/train.py", title="Train & publish", icon=":material/model_training:"),
         st.Page("pages/phase_diagram.py", title="Phase diagram", icon=":material/grid_view:"),
+        # The default page lives at the app's root URL; /curves (the file's name, like every other page) opens it too.
+        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves",
+                visibility="hidden"),
     ],
 }
 

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = ["", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress", "about", "train"]
+PAGES = ["", "curves", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress", "about", "train"]
 NO_FIGURES = {"about", "train"}
 SLIDER = '[data-testid="stSidebar"] [data-testid="stSlider"] input[type=range]'
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
