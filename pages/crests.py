@@ -10,7 +10,7 @@ view.header("Crests: where x + y ≡ c", sel)
 p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
 SOURCES = {"logit": "the logit of answer c", "mlp_out": "MLP output towards answer c", "neuron": "one MLP neuron"}
 
-c1, c2, c3 = st.columns([2, 1, 1])
+c1, c2, c3 = st.columns([3, 1, 1])
 source = state.choice_control("source", "Surface", list(SOURCES), "logit", format_func=SOURCES.get, container=c1)
 if source == "neuron":
     which = state.int_control("neuron", "Neuron", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, 7)[0],
@@ -44,7 +44,7 @@ left, right = st.columns([3, 2])
 with left:
     view.chart(plots.surface_heatmap(crest["surface"], title, sel.step, colorbar="value", lines_c=c), "crest-surface")
 with right:
-    view.chart(plots.diagonal_profile(crest["surface"], c, sel.step, "Mean along each diagonal x + y ≡ s"),
+    view.chart(plots.diagonal_profile(crest["surface"], c, sel.step, "Diagonal means"),
                "crest-profile")
     pts = crest["points"]
     line1 = [f"({a}, {b})" for a, b in pts if a + b == c]

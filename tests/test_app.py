@@ -26,7 +26,7 @@ PAGES = {
     "grid": [("7×7 neuron pairs over y (x = 0)", True)],
     "embeddings": [("Embedding W_E: strength per frequency", True), ("Probe circles (k = ", True)],
     "surfaces": [("Neuron #", True), ("2-D Fourier spectrum of neuron #", True), ("Largest 2-D Fourier terms", True)],
-    "crests": [("Logit of answer 7", True), ("Mean along each diagonal", True)],
+    "crests": [("Logit of answer 7", True), ("Diagonal means", True)],
     "attention": [("Attention from '=' to x, per head", True), ("Attention to x averaged over y", True)],
     "progress": [("Progress measures: restricted and excluded loss", True),
                  ("Weights, frequency concentration and key frequencies", True)],
