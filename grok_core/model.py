@@ -219,8 +219,7 @@ def grid_readout(params: Params, cfg: ModelConfig, resid_mid: torch.Tensor, dire
     The MLP output is only read along `direction` [d_model], so W_out folds into one vector and
     neither the MLP output nor the logits of every answer are materialised.
     """
-    W_in, b_in = params["blocks.0.mlp.W_in"], params["blocks.0.mlp.b_in"]
-    post = _act(cfg, torch.addmm(b_in.unsqueeze(0), resid_mid, W_in))  # [p*p, d_mlp]
+    post = _act(cfg, _mm_bias(params["blocks.0.mlp.b_in"], resid_mid, params["blocks.0.mlp.W_in"]))  # [p*p, d_mlp]
     along = post @ (params["blocks.0.mlp.W_out"] @ direction) + params["blocks.0.mlp.b_out"] @ direction
     return along if mlp_only else along + resid_mid @ direction
 

@@ -117,10 +117,15 @@ def params(series_id: str, step: int) -> dict[str, torch.Tensor]:
 # Per run, for the browser benchmark's server timing (GROK_APP_TIMING): how long the script waited for a
 # step computed ahead, and how long it computed steps itself. Only the script's own thread counts.
 RUN_STATS: dict[str, float] = {}
+PREFETCH = "prefetch"  # name prefix of the StepStore worker threads
+
+
+def _in_prefetch_thread() -> bool:
+    return threading.current_thread().name.split("_")[0] == PREFETCH
 
 
 def _count(what: str, t0: float) -> None:
-    if threading.current_thread().name.split("_")[0] != "prefetch":
+    if not _in_prefetch_thread():
         RUN_STATS[what] = RUN_STATS.get(what, 0.0) + 1e3 * (time.perf_counter() - t0)
 
 
@@ -136,7 +141,7 @@ class StepStore:
         self._items: OrderedDict = OrderedDict()
         self._pending: dict = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=PREFETCH)
 
     def get(self, key, compute):
         with self._lock:
@@ -145,7 +150,7 @@ class StepStore:
                 return self._items[key]
             fut: Future | None = self._pending.get(key)
         t0 = time.perf_counter()
-        if fut is not None and threading.current_thread().name.split("_")[0] != self._pool._thread_name_prefix:
+        if fut is not None and not _in_prefetch_thread():
             out = fut.result()  # being computed ahead: wait rather than compute twice (never from our own worker)
             _count("waited_ms", t0)
             return out
@@ -177,7 +182,7 @@ class StepStore:
 
 @st.cache_resource
 def _grid_store() -> StepStore:
-    return StepStore(maxsize=4)  # grids of GRID_HOOKS: ~40 MB each for p = 113
+    return StepStore(maxsize=4)  # full grids (GRID_HOOKS) of final checkpoints: ~52 MB each for p = 113
 
 
 @st.cache_resource
@@ -198,7 +203,7 @@ class At:
         self._grids, self._mids = _grid_store(), _mid_store()
 
     def grid(self, step: int) -> dict[str, torch.Tensor]:
-        """Every activation the views read on the p×p grid (the whole MLP: ~70 ms for p = 113)."""
+        """The MLP neurons on the whole p×p grid (~70 ms for p = 113); the views need it for the last step only."""
         return self._grids.get(("grid", self.series_id, int(step), ()), lambda: _grid(self.series, int(step)))
 
     def mid(self, step: int) -> dict[str, torch.Tensor]:
@@ -207,13 +212,13 @@ class At:
         return self._mids.get(("mid", self.series_id, int(step), ()), lambda: _mid(self.series, int(step)))
 
 
-def _per_step(kind: str, series_id: str, step: int, args: tuple, compute, big: bool = False):
+def _per_step(kind: str, series_id: str, step: int, args: tuple, compute):
     """compute(at, step, *args), cached per step; the next step in the student's direction is computed ahead.
 
     `compute` runs in the prefetch thread too, so it gets an `At` and touches no Streamlit cache.
     """
     step = int(step)
-    store = _grid_store() if big else _small_store()
+    store = _small_store()
     at = At(series_id, series(series_id))
     out = store.get((kind, series_id, step, args), lambda: compute(at, step, *args))
     i = int(np.searchsorted(at.series.steps, step)) + st.session_state.get("_direction", 1)
@@ -238,8 +243,8 @@ def _readonly(d: dict) -> dict:
     return d
 
 
-# The hooks the views read; the rest of grid_cache (resid_mid/post, attn_out, hook_pre) is dropped to halve the memory.
-GRID_HOOKS = ("blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.0.attn.hook_pattern", "logits")
+# The hooks read from the full grid (key frequencies, neuron frequencies, showcase neurons); the rest is dropped.
+GRID_HOOKS = ("blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post")
 
 
 def _grid(s: Series, step: int) -> dict[str, torch.Tensor]:
@@ -255,17 +260,10 @@ def _mid(s: Series, step: int) -> dict[str, torch.Tensor]:
     return {k: att[k] for k in MID_HOOKS}
 
 
-def grid(series_id: str, step: int) -> dict[str, torch.Tensor]:
-    """All last-position activations on the p×p grid for one step (TransformerLens hook names)."""
-    return _per_step("grid", series_id, step, (), lambda at, step: _grid(at.series, step), big=True)
-
-
-def neuron_grid(series_id: str, step: int) -> np.ndarray:
-    """MLP activations (after ReLU) [p(x), p(y), d_mlp], a read-only view into the cached grid."""
-    p = series(series_id).model_cfg.p
-    a = grid(series_id, step)[HOOK_POST].numpy().reshape(p, p, -1)
-    a.flags.writeable = False
-    return a
+def final_grid(series_id: str) -> dict[str, torch.Tensor]:
+    """The MLP neurons on the p×p grid at the series' last checkpoint (GRID_HOOKS, TransformerLens names)."""
+    s = series(series_id)
+    return At(series_id, s).grid(int(s.steps[-1]))
 
 
 def _x_slice(at: At, step: int, x: int) -> dict[str, np.ndarray]:
@@ -314,9 +312,8 @@ def final_key_freqs(series_id: str) -> list[int]:
     from grok_core.analysis import fourier
 
     s = series(series_id)
-    last = int(s.steps[-1])
-    p = params(series_id, last)
-    return [int(k) for k in fourier.key_frequencies(p, s.model_cfg, grid_cache(p, s.model_cfg))]
+    p = params(series_id, int(s.steps[-1]))
+    return [int(k) for k in fourier.key_frequencies(p, s.model_cfg, final_grid(series_id))]
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -336,9 +333,7 @@ def showcase_neurons(series_id: str, n: int) -> list[int]:
     """
     from grok_core.analysis import fourier, neurons
 
-    s = series(series_id)
-    last = int(s.steps[-1])
-    g = neurons.neuron_grid(grid(series_id, last), s.model_cfg)  # [p, p, d_mlp]
+    g = neurons.neuron_grid(final_grid(series_id), series(series_id).model_cfg)  # [p, p, d_mlp]
     best_k, frac = fourier.neuron_frequencies(g)
     cand = np.flatnonzero((best_k == display_freq(series_id)) & (frac > 0.5))
     if len(cand) < n:
@@ -359,10 +354,8 @@ def final_neuron_freqs(series_id: str) -> np.ndarray:
     """Each neuron's main frequency in the trained model (last checkpoint)."""
     from grok_core.analysis import fourier
 
-    s = series(series_id)
-    last = int(s.steps[-1])
-    p = s.model_cfg.p
-    return np.asarray(fourier.neuron_frequencies(grid(series_id, last)[HOOK_POST].reshape(p, p, -1))[0])
+    p = series(series_id).model_cfg.p
+    return np.asarray(fourier.neuron_frequencies(final_grid(series_id)[HOOK_POST].reshape(p, p, -1))[0])
 
 
 def neuron_frequency(series_id: str, neuron: int) -> int:
