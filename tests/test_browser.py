@@ -155,6 +155,8 @@ def _step_left(page) -> int:
 
 def test_zoom_and_3d_camera_survive_a_step_change(server, page):
     """Charts are updated in place (ui/charts.py), so what the student zoomed or rotated stays."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     steps = steps_of_bundled()
     start = steps[len(steps) // 2]
     page.goto(f"{server}/crests?step={start}")
@@ -167,9 +169,8 @@ def test_zoom_and_3d_camera_survive_a_step_change(server, page):
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=8)
     page.mouse.up()
     rng = "() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range.map(v => v.toFixed(3)).join(',')"
-    page.wait_for_timeout(300)
+    page.wait_for_function(f"() => ({rng})() !== '-0.500,112.500'", polling="raf", timeout=5_000)  # the drag zoomed
     zoomed = page.evaluate(rng)
-    assert zoomed != page.evaluate("() => '-0.500,112.500'")  # the drag did zoom
     _step_left(page)
     assert page.evaluate("() => document.querySelector('.js-plotly-plot').dataset.mark") == "same-div"
     assert page.evaluate(rng) == zoomed
@@ -177,18 +178,25 @@ def test_zoom_and_3d_camera_survive_a_step_change(server, page):
     page.goto(f"{server}/surfaces?view=3d&step={start}")
     page.wait_for_function(DONE, arg=start, polling="raf", timeout=120_000)
     gl = page.locator(".js-plotly-plot .gl-container canvas").first
-    gl.scroll_into_view_if_needed()
-    box = gl.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     eye = "() => JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.scene.camera.eye)"
     before = page.evaluate(eye)
-    page.mouse.move(cx, cy)  # rotate the camera by dragging
-    page.mouse.down()
-    page.mouse.move(cx + 120, cy + 40, steps=10)
-    page.mouse.up()
-    page.wait_for_timeout(500)
+    # On a loaded 2-core CI machine a drag was once dropped (1 run in ~10; not reproducible alone):
+    # measure the canvas again and drag again, at most three times, before failing.
+    for attempt in range(3):
+        gl.scroll_into_view_if_needed()
+        box = gl.bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(cx, cy)  # rotate the camera by dragging
+        page.mouse.down()
+        page.mouse.move(cx + 120, cy + 40 + 10 * attempt, steps=10)
+        page.mouse.up()
+        try:
+            page.wait_for_function(f"(b) => ({eye})() !== b", arg=before, polling="raf", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
     rotated = page.evaluate(eye)
-    assert rotated != before
+    assert rotated != before, "three drags on the 3-D surface did not move the camera"
     _step_left(page)
     page.wait_for_timeout(300)
     assert page.evaluate(eye) == rotated
