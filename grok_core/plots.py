@@ -260,13 +260,22 @@ def answer_probs(probs: np.ndarray, correct: int, step: int) -> Figure:
 
 
 # -- view 3: neuron waves -----------------------------------------------------------------------
-def neuron_waves(waves: np.ndarray, neurons: list[int], x: int, step: int) -> Figure:
-    """waves [p(y), n]: activation of each neuron on 'x + y =' for all y."""
+def neuron_waves(waves: np.ndarray, neurons: list[int], x: int, step: int, purity=None) -> Figure:
+    """waves [p(y), n]: activation of each neuron on 'x + y =' for all y.
+
+    purity: optional (k [n], frac [n]) from analysis.neurons.wave_purity, shown in the legend as each
+    neuron's strongest frequency and the share of its variation it carries.
+    """
     p = waves.shape[0]
     ys = np.arange(p)
-    data = [_line(ys, waves[:, j], f"#{n}", QUALITATIVE[j % 10]) for j, n in enumerate(neurons)]
+    names = [f"#{n}" for n in neurons]
+    legend = "neuron"
+    if purity is not None:
+        names = [f"#{n} · k {k} · {f:.0%}" if k else f"#{n} · flat" for n, k, f in zip(neurons, *purity)]
+        legend = "neuron · k · share in k"
+    data = [_line(ys, waves[:, j], names[j], QUALITATIVE[j % 10]) for j in range(len(neurons))]
     layout = _layout(f"MLP neurons with x = {x} fixed, y swept over 0..{p - 1}", step, "y",
-                     "neuron activation (after ReLU)", height=430, legend={"title": {"text": "neuron"}},
+                     "neuron activation (after ReLU)", height=430, legend={"title": {"text": legend}},
                      hovermode="x unified")
     return figure(data, layout)
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.analysis import neurons as neurons_an
 from ui import cache, state, view
 
 sel = view.current()
@@ -18,17 +19,28 @@ neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showc
                                       "through training.")
 waves = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons]
 
-SAY = {
-    "memorising": "At this step the curves are ragged noise: the network is memorising, and a neuron's response "
-                  "to y has no pattern.",
-    "circuit forming": "Step through this long plateau and watch for waves rising out of the noise: the network is "
-                       "building the algorithm although test accuracy has hardly moved.",
-    "cleanup": "The waves are clean and periodic now; the last bits of memorised noise are being removed.",
-    "generalised": "Each neuron traces a clean periodic wave — a cosine of 2π·k·y/113 for one key frequency k. "
-                   "The network computes with sines and cosines of its inputs.",
-}
+k, share = neurons_an.wave_purity(waves)
+alive = k > 0
+mean = float(share[alive].mean()) if alive.any() else 0.0
+ks = sorted(set(k[alive].tolist()))
+freq = f"frequency {ks[0]}" if len(ks) == 1 else "one frequency per neuron"
+n_freq = (p - 1) // 2
+noise = sum(1 / i for i in range(1, n_freq + 1)) / n_freq  # white noise's strongest share, on average
+if mean < 0.3:
+    say = (f"The curves are still mostly ragged: the strongest single frequency carries only {mean:.0%} of a "
+           f"neuron's variation on average (legend; a pure wave is 100%, noise about {noise:.0%}). ")
+    say += {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
+            "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the "
+                               "noise although test accuracy has hardly moved."}.get(sel.phase, "")
+elif mean < 0.8:
+    say = (f"Waves are rising out of the noise: {freq} carries {mean:.0%} of a neuron's variation on average "
+           "(legend; 100% is a pure wave). ")
+    say += {"cleanup": "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, "")
+else:
+    say = (f"Each neuron traces a clean wave: {freq} carries {mean:.0%} of its variation on average, a cosine "
+           f"of 2π·k·y/{p} clipped at zero by the ReLU. The network computes with sines and cosines of its inputs.")
 view.explain(
     f"Each line is one MLP neuron's activation for the sums {x} + y, with y running from 0 to {p - 1}. "
-    + SAY[sel.phase] + " Drag the step slider to watch the waves form."
+    + say + " Drag the step slider to watch the waves form."
 )
-view.chart(plots.neuron_waves(waves, neurons, x, sel.step), "neuron-waves")
+view.chart(plots.neuron_waves(waves, neurons, x, sel.step, purity=(k, share)), "neuron-waves")

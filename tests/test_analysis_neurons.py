@@ -79,3 +79,33 @@ def test_bundled_default_neurons_draw_loops(bundled):
             s = np.linalg.svd(w[[i, j]].T, compute_uv=False)
             thin.append(s[1] / s[0])
     assert np.median(thin) > 0.2  # most pairs trace open loops, not lines
+
+
+def test_wave_purity_of_known_waves():
+    rng = np.random.default_rng(2)
+    pure = 3.0 * np.cos(2 * np.pi * 7 * X / P + 0.4) + 1.0
+    clipped = np.maximum(np.cos(2 * np.pi * 12 * X / P), 0)  # a ReLU neuron: half a wave, harmonics
+    noise = rng.normal(size=P)
+    k, share = neurons.wave_purity(np.stack([pure, clipped, noise, np.full(P, 2.0)], 1))
+    assert k.tolist()[:2] == [7, 12] and k[3] == 0  # a flat line has no frequency
+    np.testing.assert_allclose(share[0], 1.0, atol=1e-12)
+    # max(cos, 0) = 1/π + cos/2 + (harmonics): cos carries (1/2)²/2 of its variance 1/4 - 1/π², 84%
+    np.testing.assert_allclose(share[1], 0.125 / (0.25 - 1 / np.pi**2), rtol=1e-3)
+    assert share[2] < 0.2 and share[3] == 0
+
+
+def test_bundled_waves_become_pure_over_training(bundled):
+    """The showcase neurons' waves at x = 0: noise at initialisation, growing on the plateau, ~pure once grokked."""
+    cfg = bundled.model_cfg
+    ys = torch.arange(cfg.p)
+
+    def purity(step):
+        c: dict = {}
+        with torch.no_grad():
+            forward_last(bundled.params_at(bundled.nearest_step(step)), cfg, torch.zeros_like(ys), ys, cache=c)
+        k, share = neurons.wave_purity(c["blocks.0.mlp.hook_post"].numpy())
+        return np.median(share)
+
+    early, plateau, late = purity(0), purity(5000), purity(int(bundled.steps[-1]))
+    assert early < 0.1 and late > 0.6
+    assert early < plateau < late
