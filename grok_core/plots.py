@@ -232,7 +232,7 @@ def one_hot_matrix(tokens: list[int], d_vocab: int) -> Figure:
     ann = [{"x": cols[j], "y": t, "text": f"1 at row {t}", "showarrow": True, "arrowhead": 2, "ax": 40, "ay": -25,
             "font": {"color": TEST}} for j, t in enumerate(tokens)]
     layout = _layout(f"One-hot input ({d_vocab}×{len(tokens)})", None, "position",
-                     "token id (0–112 are numbers, 113 is '=')", height=460, yaxis={"autorange": "reversed"},
+                     f"token id (0–{d_vocab - 2} are numbers, {d_vocab - 1} is '=')", height=460, yaxis={"autorange": "reversed"},
                      annotations=ann)
     return figure(data, layout)
 
@@ -263,7 +263,7 @@ def answer_probs(probs: np.ndarray, correct: int, step: int) -> Figure:
 def neuron_waves(waves: np.ndarray, neurons: list[int], x: int, step: int, purity=None) -> Figure:
     """waves [p(y), n]: activation of each neuron on 'x + y =' for all y.
 
-    purity: optional (k [n], frac [n]) from analysis.neurons.wave_purity, shown in the legend as each
+    purity: optional (k [n], frac [n]) from analysis.fourier.wave_purity, shown in the legend as each
     neuron's strongest frequency and the share of its variation it carries.
     """
     p = waves.shape[0]
@@ -332,7 +332,8 @@ def freq_norms(norms: np.ndarray, key_freqs: list[int], step: int,
              "marker": {"color": "#9aa5b1"}, "hovertemplate": "k = %{x}: %{y:.3f}<extra></extra>"},
             {"type": "bar", "x": k[key], "y": norms[key], "name": "key frequencies of the trained model",
              "marker": {"color": TEST}, "hovertemplate": "k = %{x}: %{y:.3f}<extra>key</extra>"}]
-    layout = _layout(title, step, "frequency k (waves cos/sin(2πkx/113))", "norm of the cos k and sin k components",
+    p = 2 * norms.shape[0] + 1  # frequencies 1..(p-1)/2 of an odd p
+    layout = _layout(title, step, f"frequency k (waves cos/sin(2πkx/{p}))", "norm of the cos k and sin k components",
                      height=360, showlegend=True, legend=_legend_below(-0.25), barmode="overlay", bargap=0.15)
     return figure(data, layout)
 
@@ -357,8 +358,8 @@ def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: 
 
     r2: each probe's R² against the true cos and sin, shown in the panel titles."""
     t = np.linspace(0, 2 * np.pi, 200)
-    data, layout = [], {"title": _title(f"Probe circles (k = {k}): cos probe against sin probe", step), "height": 430,
-                        "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "showlegend": False,
+    data, layout = [], {"title": _title(f"Probe circles (k = {k}): cos probe against sin probe", step), "height": 450,
+                        "margin": {"l": 60, "r": 20, "t": 100, "b": 50}, "showlegend": False,
                         "hoverlabel": {"namelength": -1}}
     for n, (var, (cos_fit, sin_fit)) in enumerate(fits.items()):
         ax = "" if n == 0 else "2"
@@ -377,15 +378,16 @@ def probe_circles(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: 
                                 "constrain": "domain"}
         layout[f"yaxis{ax}"] = {"range": [-1.5, 1.5], "title": {"text": f"probe for sin(2π·{k}{var}/{p})"},
                                 "scaleanchor": f"x{ax}", "constrain": "domain"}
-    layout["annotations"] = _two_panels(layout, [f"from the embedding of {v}" + (
-        f" (R² {r2[v][0]:.2f}, {r2[v][1]:.2f})" if r2 else "") for v in fits])
+    layout["annotations"] = _two_panels(layout, [f"from the embedding of {v}" + (  # two lines: side by side, one is too wide
+        f"<br>R²: cos {r2[v][0]:.2f} · sin {r2[v][1]:.2f}" if r2 else "") for v in fits])
     return figure(data, layout)
 
 
 def probe_curves(fits: dict[str, tuple[np.ndarray, np.ndarray]], k: int, step: int,
                  r2: dict[str, tuple[float, float]] | None = None) -> Figure:
     """For x and for y, the sparse-probe fits against the true cos/sin of 2πk·v/p."""
-    data, layout = [], {"title": _title(f"Probes against the true waves cos/sin(2π·{k}·v/113)", step), "height": 360,
+    p = next(iter(fits.values()))[0].shape[0]
+    data, layout = [], {"title": _title(f"Probes against the true waves cos/sin(2π·{k}·v/{p})", step), "height": 360,
                         "margin": {"l": 60, "r": 20, "t": 80, "b": 50}, "legend": {**_legend_below(-0.3), "traceorder": "normal"},  # one row, not a column per group
                         "hovermode": "x unified", "hoverlabel": {"namelength": -1}}
     for n, (var, (cos_fit, sin_fit)) in enumerate(fits.items()):
@@ -596,18 +598,20 @@ def diagonal_profile(surface: np.ndarray, c: int, step: int, title: str) -> Figu
 
 # -- view 8: attention --------------------------------------------------------------------------
 def attention_heads(att_to_x: np.ndarray, step: int, freqs: list[int] | None = None,
-                    orders: list[np.ndarray | None] | None = None) -> Figure:
+                    orders: list[np.ndarray | None] | None = None, shares=None) -> Figure:
     """att_to_x [p, p, h]: how much '=' attends to x, per head (the rest goes mostly to y).
 
     With orders (one per head, from analysis.attention.frequency_order), each head's panel has x and y
     ordered by k·v mod p for that head's frequency k: a wave of frequency k becomes one smooth wave.
+    shares: the share of each head's pattern that its frequency carries, in the panel titles.
     """
     h = att_to_x.shape[-1]
     ordered = orders is not None
     panels = []
     for i in range(h):
         z, o = att_to_x[:, :, i], orders[i] if ordered else None
-        name = f"head {i}" + (f" (k = {freqs[i]})" if freqs else "")
+        name = f"head {i}" + (f" (k = {freqs[i]}" + (f", {shares[i]:.0%})" if shares is not None else ")")
+                              if freqs else "")
         panels.append((name, z[np.ix_(o, o)] if o is not None else z))
     return _heat_row(panels, "Attention from '=' to x, per head" + (", ordered by k·v mod p" if ordered else ""), step,
                      colorscale=ATTENTION, colorbar="attention<br>to x", zrange=(0.0, 1.0), hover_fmt=".1%",

@@ -9,26 +9,32 @@ view.header("Attention", sel)
 p = sel.cfg.p
 att = cache.attention(sel.series_id, sel.step)
 freqs = att["head_freqs"]
-ORDERS = {"frequency": "k·x mod 113 (each head's frequency k)", "value": "x itself"}
+ORDERS = {"frequency": f"k·x mod {p} (each head's frequency k)", "value": "x itself"}
 order = state.choice_control("order", "Order x and y by", list(ORDERS), "frequency", format_func=ORDERS.get,
                              help="A wave of a high frequency such as 51 goes round almost half a cycle from one x "
                                   "to the next, so in x order it shows as fine stripes or a checkerboard. Ordered "
-                                  "by k·x mod 113, the same wave is one smooth wave.")
+                                  f"by k·x mod {p}, the same wave is one smooth wave.")
 
-SAY = {
-    "memorising": "At this step the attention patterns are irregular, in any order.",
-    "circuit forming": "Step through this plateau and watch periodic patterns appear in the attention.",
-    "cleanup": "The attention patterns are periodic in x and y.",
-    "generalised": "Each head's share of attention to x is a wave in x (and in y): the heads already mix in the "
-                   "key frequencies before the MLP multiplies them.",
-}
+share = float(att["head_shares"].mean())
+if share < 0.3:
+    say = (f"The attention is still mostly irregular: each head's dominant frequency carries only {share:.0%} of "
+           "its pattern's variation on average (each head's k and share are in its panel title; 100% would be "
+           "a pure wave).")
+    say += {"circuit forming": " Yet each head's frequency is already fixed: step through this plateau and watch "
+                               "that share grow."}.get(sel.phase, "")
+elif share < 0.8:
+    say = (f"Periodic patterns are emerging: each head's dominant frequency carries {share:.0%} of its pattern's "
+           "variation on average (panel titles).")
+else:
+    say = (f"Each head's share of attention to x is a wave in x (and in y), {share:.0%} one frequency on average: "
+           "the heads already mix in the key frequencies before the MLP multiplies them.")
 view.explain(
-    "At the '=' position each of the 4 heads splits its attention between x, y and '='. The heatmaps show the share "
-    "that goes to x, for every sum; the rest goes mostly to y. " + SAY[sel.phase]
-    + f" Dominant frequency of each head's attention to x at this step: {', '.join(map(str, freqs))}."
-    + (" Here x and y are ordered by k·x mod 113 for each head's own k, so a wave of frequency k is drawn as one "
+    f"At the '=' position each of the {sel.cfg.n_heads} heads splits its attention between x, y and '='. The "
+    "heatmaps show the share that goes to x, for every sum; the rest goes mostly to y. " + say
+    + (f" Here x and y are ordered by k·x mod {p} for each head's own k, so a wave of frequency k is drawn as one "
        "smooth wave." if order == "frequency" else "")
 )
 orders = [frequency_order(k, p) for k in freqs] if order == "frequency" else None
-view.chart(plots.attention_heads(att["to_x"], sel.step, freqs, orders), "attention-heads")
+view.chart(plots.attention_heads(att["to_x"], sel.step, freqs, orders, shares=att["head_shares"]),
+           "attention-heads")
 view.chart(plots.attention_vs_x(att["to_x"], sel.step, freqs, orders), "attention-vs-x")

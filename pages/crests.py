@@ -20,23 +20,26 @@ else:
 crest = cache.crest(sel.series_id, sel.step, source, which)
 c, frac = crest["c"], crest["diagonal_fraction"]
 
-SAY = {
-    "memorising": "At this step there are no clean diagonals yet: the surface is memorised noise.",
-    "circuit forming": "Step through this plateau and watch diagonal stripes form as the Fourier circuit grows.",
-    "cleanup": "The stripes are sharp now: the surface depends almost only on x + y.",
-    "generalised": "The surface is a set of diagonal stripes: its value depends only on x + y, and it peaks "
-                   "exactly on the two lines where x + y ≡ c (mod 113).",
-}
-what = f"answer {which}" if source != "neuron" else f"neuron #{which}"
 if source == "neuron":
-    SAY = dict.fromkeys(SAY, "A single neuron is mostly a product of waves in x and in y, so it is not yet a function "
-                             "of x + y: the diagonals appear once the MLP output adds neurons up (pick the MLP "
-                             "output or the logit above).")
+    say = ("A single neuron is mostly a product of waves in x and in y, so it is not yet a function of x + y: the "
+           "diagonals appear once the MLP output adds neurons up (pick the MLP output or the logit above).")
+elif frac < 0.3:
+    say = "There are no clean diagonals yet: most of the surface is memorised noise."
+    say += {"circuit forming": " Step through this plateau and watch the share that depends on x + y grow as "
+                               "the Fourier circuit forms."}.get(sel.phase, "")
+elif frac < 0.8:
+    say = ("Diagonal stripes are emerging from the noise: part of the surface now depends on x + y alone, the rest "
+           "is memorised noise that weight decay is removing.")
+else:
+    say = ("The surface is a set of diagonal stripes: its value depends almost only on x + y, and it peaks on the "
+           f"lines where x + y ≡ c (mod {p}).")
+what = f"answer {which}" if source != "neuron" else f"neuron #{which}"
 view.explain(
     f"The surface for {what}, over all sums. Points on a line x + y = constant are sums with the same answer. "
-    + SAY[sel.phase]
-    + f" Detected crest: **x + y ≡ {c} (mod {p})**; {frac:.0%} of the surface's variance is a function of "
-      "(x + y) mod 113."
+    + say
+    + (" Detected crest" if frac >= 0.3 or source == "neuron" else " Strongest diagonal (not a crest yet)")
+    + f": **x + y ≡ {c} (mod {p})**; {frac:.0%} of the surface's variance is a function of "
+      f"(x + y) mod {p}."
 )
 title = {"logit": f"Logit of answer {which}", "mlp_out": f"MLP output projected on answer {which}",
          "neuron": f"Neuron #{which}"}[source]

@@ -14,7 +14,7 @@ spans = cache.phase_spans(sel.series_id)
 WHAT_NOW = {
     "memorising": "Right now the model is **memorising**: training loss (blue) falls fast while test loss (orange) "
                   "goes *up*. It is learning the training sums by heart; on the sums it never trains on it stays "
-                  "near chance (1 in 113).",
+                  f"near chance (1 in {sel.cfg.p}).",
     "circuit forming": "Training accuracy is already 100% and test accuracy is still low, so it looks as if nothing "
                        "is happening. It isn't: the network is quietly building a Fourier algorithm (see *Neuron "
                        "waves* and *Progress measures*). Watch the test loss start to bend down.",

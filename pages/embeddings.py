@@ -12,7 +12,7 @@ key_final = cache.final_key_freqs(sel.series_id)
 
 c1, c2 = st.columns([1, 4])
 k = state.int_control("k", "Frequency k", 1, (p - 1) // 2, cache.display_freq(sel.series_id), container=c1,
-                      help="Which wave cos/sin(2π·k·x/113) to probe for.")
+                      help=f"Which wave cos/sin(2π·k·x/{p}) to probe for.")
 c2.markdown(f"Key frequencies of the trained model: **{', '.join(map(str, key_final))}** "
             f"(k = {k} {'is' if k in key_final else 'is not'} one of them).")
 
@@ -20,19 +20,29 @@ emb = cache.embedding(sel.series_id, sel.step, k)
 norms, probes = emb["norms"], {var: emb[var] for var in ("x", "y")}
 r2 = {var: (pr[0]["r2"], pr[1]["r2"]) for var, pr in probes.items()}
 
-SAY = {
-    "memorising": "Now the bars are all about the same height and the probe points are a shapeless cloud: the "
-                  "embedding has no preferred frequency yet.",
-    "circuit forming": "Watch a few bars grow above the rest — the key frequencies — and the probe points pull "
-                       "onto a circle as you step through this plateau.",
-    "cleanup": "Only the key frequencies remain strong; everything else is being decayed away.",
-    "generalised": "A handful of key frequencies dominate the embedding, and a few embedding dimensions combined "
-                   "give cos and sin of 2π·k·x/113 so exactly that the probe points sit on a circle, x at angle 2π·k·x/113.",
-}
+idx = [f - 1 for f in key_final if 0 < f <= len(norms)]
+share = float((norms[idx] ** 2).sum() / max(float((norms**2).sum()), 1e-300))
+fair = len(idx) / len(norms)  # the share the key frequencies would have if every frequency were equal
+r2_mean = sum(sum(v) for v in r2.values()) / 4
+if share < 2 * fair:
+    say = (f"The bars are all about the same height: the {len(idx)} key frequencies hold {share:.0%} of the "
+           f"embedding's strength, about their fair share of {fair:.0%}.")
+elif share < 0.8:
+    say = (f"A few bars are growing above the rest: the key frequencies hold {share:.0%} of the embedding's "
+           f"strength (their fair share would be {fair:.0%}); weight decay is shrinking the others.")
+else:
+    say = f"A handful of key frequencies dominate: they hold {share:.0%} of the embedding's strength."
+if k not in key_final:
+    say += f" Frequency {k} is not a key frequency of this run, so its probes need not find a circle."
+else:
+    say += (" The probe points sit on the circle: a few embedding dimensions give cos and sin of x so exactly "
+            f"that x sits at angle 2π·{k}·x/{p}." if r2_mean > 0.9 else
+            f" The probes explain {r2_mean:.0%} of the true cos and sin on average (R², panel titles): "
+            + ("the points are pulling onto a circle." if r2_mean > 0.5 else "the points are still a cloud."))
 view.explain(
-    "The bars show how strongly the embedding matrix W_E contains each wave cos/sin(2π·k·x/113). The probes "
+    f"The bars show how strongly the embedding matrix W_E contains each wave cos/sin(2π·k·x/{p}). The probes "
     f"combine at most 8 embedding dimensions to fit cos and sin of frequency {k}; plotted against each other they "
-    "draw a circle if the embedding knows where x sits on it. " + SAY[sel.phase]
+    "draw a circle if the embedding knows where x sits on it. " + say
 )
 view.chart(plots.freq_norms(norms, key_final, sel.step), "embedding-frequency-norms")
 fits = {var: (pc["fit"], ps["fit"]) for var, (pc, ps) in probes.items()}

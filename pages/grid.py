@@ -23,16 +23,21 @@ with st.expander("Display options"):
                                        "SVG is the fallback if WebGL is unavailable.")
 acts = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons].T  # [n, p]
 
-SAY = {
-    "memorising": "Now the points are scattered clouds: before the algorithm forms, pairs of neurons are unrelated.",
-    "circuit forming": "Step through this plateau and watch the clouds pull together into loops as the Fourier "
-                       "algorithm forms.",
-    "cleanup": "The loops are sharp: pairs of neurons move together around closed curves.",
-    "generalised": "Pairs of neurons trace closed loops (ellipses and Lissajous figures): two waves of y plotted "
-                   "against each other, the signature of sines and cosines.",
-}
+wp = view.WavePurity(acts.T)
+if wp.mean < 0.3:
+    say = (f"Now the points are mostly scattered clouds: one frequency carries only {wp.mean:.0%} of each neuron's "
+           f"variation on average (100% is a pure wave, noise about {wp.noise:.0%}). ")
+    say += {"memorising": "Before the algorithm forms, pairs of neurons are unrelated.",
+            "circuit forming": "Step through this plateau and watch the clouds pull together into loops as that "
+                               "share grows."}.get(sel.phase, "")
+elif wp.mean < 0.8:
+    say = (f"Loops are emerging from the clouds: {wp.freq} carries {wp.mean:.0%} of each neuron's variation on "
+           "average; the rest is memorised noise that scatters points off the loops.")
+else:
+    say = (f"Pairs of neurons trace closed loops (ellipses): two waves of y at {wp.freq} ({wp.mean:.0%} of their "
+           "variation) plotted against each other, the signature of sines and cosines.")
 view.explain(
     f"Each panel plots one neuron against another for the {p} sums {x} + y; colour is y, and the colours wrap "
-    "around because y is taken mod 113. The diagonal panels show each neuron's own wave over y. " + SAY[sel.phase]
+    f"around because y is taken mod {p}. The diagonal panels show each neuron's own wave over y. " + say
 )
 view.chart(plots.scatter_grid(acts, neurons, x, sel.step, webgl=render == "webgl"), "neuron-grid")

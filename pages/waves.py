@@ -3,7 +3,6 @@
 import streamlit as st
 
 from grok_core import plots
-from grok_core.analysis import neurons as neurons_an
 from ui import cache, state, view
 
 sel = view.current()
@@ -19,16 +18,11 @@ neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showc
                                       "through training.")
 waves = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons]
 
-k, share = neurons_an.wave_purity(waves)
-alive = k > 0
-mean = float(share[alive].mean()) if alive.any() else 0.0
-ks = sorted(set(k[alive].tolist()))
-freq = f"frequency {ks[0]}" if len(ks) == 1 else "one frequency per neuron"
-n_freq = (p - 1) // 2
-noise = sum(1 / i for i in range(1, n_freq + 1)) / n_freq  # white noise's strongest share, on average
+wp = view.WavePurity(waves)
+mean, freq = wp.mean, wp.freq
 if mean < 0.3:
     say = (f"The curves are still mostly ragged: the strongest single frequency carries only {mean:.0%} of a "
-           f"neuron's variation on average (legend; a pure wave is 100%, noise about {noise:.0%}). ")
+           f"neuron's variation on average (legend; a pure wave is 100%, noise about {wp.noise:.0%}). ")
     say += {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
             "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the "
                                "noise although test accuracy has hardly moved."}.get(sel.phase, "")
@@ -43,4 +37,4 @@ view.explain(
     f"Each line is one MLP neuron's activation for the sums {x} + y, with y running from 0 to {p - 1}. "
     + say + " Drag the step slider to watch the waves form."
 )
-view.chart(plots.neuron_waves(waves, neurons, x, sel.step, purity=(k, share)), "neuron-waves")
+view.chart(plots.neuron_waves(waves, neurons, x, sel.step, purity=(wp.k, wp.share)), "neuron-waves")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grok_core.analysis import neurons
+from grok_core.analysis import fourier, neurons
 from grok_core.model import forward_last, grid_cache, init_params
 from tests.conftest import TINY_MODEL
 
@@ -86,7 +86,7 @@ def test_wave_purity_of_known_waves():
     pure = 3.0 * np.cos(2 * np.pi * 7 * X / P + 0.4) + 1.0
     clipped = np.maximum(np.cos(2 * np.pi * 12 * X / P), 0)  # a ReLU neuron: half a wave, harmonics
     noise = rng.normal(size=P)
-    k, share = neurons.wave_purity(np.stack([pure, clipped, noise, np.full(P, 2.0)], 1))
+    k, share = fourier.wave_purity(np.stack([pure, clipped, noise, np.full(P, 2.0)], 1))
     assert k.tolist()[:2] == [7, 12] and k[3] == 0  # a flat line has no frequency
     np.testing.assert_allclose(share[0], 1.0, atol=1e-12)
     # max(cos, 0) = 1/π + cos/2 + (harmonics): cos carries (1/2)²/2 of its variance 1/4 - 1/π², 84%
@@ -103,7 +103,7 @@ def test_bundled_waves_become_pure_over_training(bundled):
         c: dict = {}
         with torch.no_grad():
             forward_last(bundled.params_at(bundled.nearest_step(step)), cfg, torch.zeros_like(ys), ys, cache=c)
-        k, share = neurons.wave_purity(c["blocks.0.mlp.hook_post"].numpy())
+        k, share = fourier.wave_purity(c["blocks.0.mlp.hook_post"].numpy())
         return np.median(share)
 
     early, plateau, late = purity(0), purity(5000), purity(int(bundled.steps[-1]))

@@ -325,3 +325,26 @@ def test_embeddings_probe_curves_on_request(steps):
     assert len(got) == 3 and got[2].startswith("Probes against the true waves")
     assert "R²" in charts(at)[1]["layout"]["annotations"][0]["text"]  # probe fits shown on the circles
     assert at.query_params["probes"] == "waves"
+
+
+STORY = {  # what each view's text says at the first, the middle (step 6,400, test accuracy 20%) and the last checkpoint
+    "waves": ("still mostly ragged", "rising out of the noise", "traces a clean wave"),
+    "grid": ("scattered clouds", "Loops are emerging", "trace closed loops"),
+    "embeddings": ("about the same height", "growing above the rest", "key frequencies dominate"),
+    "surfaces": ("speckled", "rising out of the spectrum", "smooth pattern of waves"),
+    "crests": ("no clean diagonals", "emerging from the noise", "set of diagonal stripes"),
+    "attention": ("mostly irregular", "mostly irregular", "is a wave in x"),
+}
+
+
+@pytest.mark.parametrize("page", list(STORY))
+def test_the_text_follows_what_the_figures_show(page, steps):
+    """The sentences for students come from the step's own numbers (wave purity, diagonal share…), not the phase:
+    at step 6,400 the phase is already 'cleanup' but the waves are only half formed, and the text must say so."""
+    at = goto(app({"step": str(steps[0])}), page)
+    for step, phrase in zip((steps[0], steps[len(steps) // 2], steps[-1]), STORY[page], strict=True):
+        if step != steps[0]:
+            at.select_slider(key="step").set_value(step).run()
+        assert_clean(at)
+        text = " ".join(i.value for i in at.info)
+        assert phrase in text, (step, text)

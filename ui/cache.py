@@ -399,7 +399,8 @@ def _spectrum(at: At, step: int, neuron: int, k: int) -> dict:
     parts = [(f"neuron #{neuron} − mean", surface - surface.mean())]
     parts += [(f"{n} ({dec['frac'].get(n, 0.0):.0%})", np.asarray(dec["terms"][n])) for n in biggest]
     return {"surface": surface, "coefs": np.asarray(fourier.fourier_2d(surface)),
-            "top": list(fourier.top_terms(surface, n=8)), "parts": parts, "identity": dec["identity"]}
+            "top": list(fourier.top_terms(surface, n=8)), "parts": parts, "identity": dec["identity"],
+            "k_share": float(sum(dec["frac"].values()))}  # the variance in the 8 terms of frequency k
 
 
 def surface_spectrum(series_id: str, step: int, neuron: int, k: int) -> dict:
@@ -433,8 +434,9 @@ def _attention(at: At, step: int) -> dict:
 
     cfg = at.series.model_cfg
     g = at.mid(step)
-    return {"to_x": np.asarray(att.attention_to(g, cfg))[..., 0],
-            "head_freqs": [int(k) for k in att.head_frequencies(g, cfg)]}
+    ks, shares = att.head_frequency_shares(g, cfg)
+    return {"to_x": np.asarray(att.attention_to(g, cfg))[..., 0], "head_freqs": [int(k) for k in ks],
+            "head_shares": np.asarray(shares)}
 
 
 def attention(series_id: str, step: int) -> dict:

@@ -48,3 +48,22 @@ def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> 
     """A plotly figure with PNG export, updated in place across steps (ui/charts.py), so zoom and camera stay."""
     title = getattr(fig, "title", "") or name
     plotly_chart(fig.to_dict(), config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
+
+
+class WavePurity:
+    """How close the neurons shown are to pure waves over y, for the pages' text (see analysis.fourier.wave_purity).
+
+    k, share: per neuron; mean: the mean share of the live ones; freq: "frequency 8" when they share one;
+    noise: what white noise's strongest frequency carries on average (the floor to compare with).
+    """
+
+    def __init__(self, waves) -> None:
+        from grok_core.analysis.fourier import wave_purity
+
+        self.k, self.share = wave_purity(waves)
+        alive = self.k > 0
+        self.mean = float(self.share[alive].mean()) if alive.any() else 0.0
+        ks = sorted(set(self.k[alive].tolist()))
+        self.freq = f"frequency {ks[0]}" if len(ks) == 1 else "one frequency per neuron"
+        n_freq = (waves.shape[0] - 1) // 2
+        self.noise = sum(1 / i for i in range(1, n_freq + 1)) / n_freq

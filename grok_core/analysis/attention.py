@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .fourier import freq_energy_2d, to_numpy
+from .fourier import _best_frequency, freq_energy_2d, to_numpy
 
 
 def attention_to(cache, cfg: ModelConfig) -> np.ndarray:
@@ -20,9 +20,13 @@ def attention_to(cache, cfg: ModelConfig) -> np.ndarray:
 
 def head_frequencies(cache, cfg: ModelConfig) -> list[int]:
     """Each head's dominant frequency: the k carrying most of the variance of its attention to x."""
+    return [int(k) for k in head_frequency_shares(cache, cfg)[0]]
+
+
+def head_frequency_shares(cache, cfg: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each head's dominant frequency k and the share of its attention-to-x variance (over the grid) k carries."""
     to_x = attention_to(cache, cfg)[..., 0]  # [p, p, n_heads]
-    energy, _ = freq_energy_2d(to_x)  # [n_freq, n_heads]
-    return [int(k) + 1 for k in energy.argmax(0)]
+    return _best_frequency(*freq_energy_2d(to_x))
 
 
 def frequency_order(k: int, p: int) -> np.ndarray | None:

@@ -137,6 +137,29 @@ def _best_frequency(energy: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, 
     return np.where(alive, best + 1, 0).astype(np.int64), frac
 
 
+def wave_spectrum(waves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Waves over Z_p (the columns of [p, n]: e.g. neurons as y sweeps) in the Fourier basis.
+
+    Returns (energy [(p-1)//2, n]: sum of squares per frequency, cos [same], sin [same]: each
+    wave's coefficients on cos k and sin k, from which its phase is arctan2(sin, cos)).
+    """
+    g = as_tensor(waves)
+    C = (basis_tensor(g.shape[0]) @ g).numpy()  # [p, n]
+    cos, sin = C[1::2], C[2::2]
+    return cos**2 + sin**2, cos, sin
+
+
+def wave_purity(waves) -> tuple[np.ndarray, np.ndarray]:
+    """How close each wave (a column of [p(y), n]) is to one pure wave over y.
+
+    Returns (k [n]: its strongest frequency, frac [n]: the share of its variance about its mean
+    that frequency carries; 1 is a pure cosine, about 2/(p-1) is noise). A flat wave gets k 0, frac 0.
+    A ReLU clips a wave, which moves variance to harmonics: max(cos, 0) keeps 84% in its frequency.
+    """
+    energy = wave_spectrum(waves)[0]
+    return _best_frequency(energy, energy.sum(0))
+
+
 def neuron_key_frequencies(grid, min_frac: float = 0.5, min_share: float = 0.02) -> list[int]:
     """Key frequencies from clustering neurons by their best frequency (Nanda et al.).
 

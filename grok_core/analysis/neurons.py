@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .fourier import _best_frequency, as_tensor, basis_tensor
+from .fourier import wave_spectrum
 
 
 def neuron_grid(cache, cfg: ModelConfig, hook: str = "blocks.0.mlp.hook_post") -> np.ndarray:
@@ -34,32 +34,9 @@ def scatter_grid(grid, neurons, x: int = 0) -> np.ndarray:
     return np.asarray(grid)[int(x)][:, list(neurons)].T
 
 
-def wave_spectrum(waves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Waves over y (the columns of [p(y), n]) in the Fourier basis.
-
-    Returns (energy [(p-1)//2, n]: sum of squares per frequency, cos [same], sin [same]: each
-    wave's coefficients on cos k and sin k, from which its phase is arctan2(sin, cos)).
-    """
-    g = as_tensor(waves)
-    C = (basis_tensor(g.shape[0]) @ g).numpy()  # [p, n]
-    cos, sin = C[1::2], C[2::2]
-    return cos**2 + sin**2, cos, sin
-
-
 def wave_frequencies(grid, x: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The wave of every neuron at fixed x in the Fourier basis over y (see wave_spectrum)."""
     return wave_spectrum(wave(grid, x))
-
-
-def wave_purity(waves) -> tuple[np.ndarray, np.ndarray]:
-    """How close each wave (a column of [p(y), n]) is to one pure wave over y.
-
-    Returns (k [n]: its strongest frequency, frac [n]: the share of its variance about its mean
-    that frequency carries; 1 is a pure cosine, about 2/(p-1) is noise). A flat wave gets k 0, frac 0.
-    A ReLU clips a wave, which moves variance to harmonics: max(cos, 0) keeps 84% in its frequency.
-    """
-    energy = wave_spectrum(waves)[0]
-    return _best_frequency(energy, energy.sum(0))
 
 
 def default_neurons(grid, n: int = 7, x: int = 0, min_frac: float = 0.5) -> list[int]:
