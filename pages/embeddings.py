@@ -3,6 +3,7 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.analysis import fourier
 from ui import cache, state, view
 
 sel = view.current()
@@ -20,12 +21,11 @@ emb = cache.embedding(sel.series_id, sel.step, k)
 norms, probes = emb["norms"], {var: emb[var] for var in ("x", "y")}
 r2 = {var: (pr[0]["r2"], pr[1]["r2"]) for var, pr in probes.items()}
 
-idx = [f - 1 for f in key_final if 0 < f <= len(norms)]
-share = float((norms[idx] ** 2).sum() / max(float((norms**2).sum()), 1e-300))
-fair = len(idx) / len(norms)  # the share the key frequencies would have if every frequency were equal
+share = fourier.share_of(norms, key_final)
+fair = len(key_final) / len(norms)  # the share the key frequencies would have if every frequency were equal
 r2_mean = sum(sum(v) for v in r2.values()) / 4
 if share < 2 * fair:
-    say = (f"The bars are all about the same height: the {len(idx)} key frequencies hold {share:.0%} of the "
+    say = (f"The bars are all about the same height: the {len(key_final)} key frequencies hold {share:.0%} of the "
            f"embedding's strength, about their fair share of {fair:.0%}.")
 elif share < 0.8:
     say = (f"A few bars are growing above the rest: the key frequencies hold {share:.0%} of the embedding's "

@@ -156,3 +156,13 @@ def test_bundled_start_has_no_key_frequencies(bundled):
     cfg = bundled.model_cfg
     params = bundled.params_at(0)
     assert fourier.key_frequencies(params, cfg, grid_cache(params, cfg)) == []
+
+
+def test_noise_share_and_share_of():
+    rng = np.random.default_rng(3)
+    p = 113
+    shares = [fourier.wave_purity(rng.normal(size=(p, 400)))[1].mean()]
+    np.testing.assert_allclose(shares[0], fourier.noise_share((p - 1) // 2), rtol=0.05)  # white noise's best share
+    norms = np.array([1.0, 2.0, 0.0, 2.0])
+    assert fourier.share_of(norms, [2, 4]) == 8 / 9
+    assert fourier.share_of(norms, []) == 0.0 and fourier.share_of(np.zeros(4), [1]) == 0.0

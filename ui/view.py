@@ -58,12 +58,11 @@ class WavePurity:
     """
 
     def __init__(self, waves) -> None:
-        from grok_core.analysis.fourier import wave_purity
+        from grok_core.analysis.fourier import noise_share, wave_purity
 
         self.k, self.share = wave_purity(waves)
         alive = self.k > 0
         self.mean = float(self.share[alive].mean()) if alive.any() else 0.0
         ks = sorted(set(self.k[alive].tolist()))
         self.freq = f"frequency {ks[0]}" if len(ks) == 1 else "one frequency per neuron"
-        n_freq = (waves.shape[0] - 1) // 2
-        self.noise = sum(1 / i for i in range(1, n_freq + 1)) / n_freq
+        self.noise = noise_share((waves.shape[0] - 1) // 2)

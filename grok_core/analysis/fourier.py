@@ -160,6 +160,19 @@ def wave_purity(waves) -> tuple[np.ndarray, np.ndarray]:
     return _best_frequency(energy, energy.sum(0))
 
 
+def noise_share(n_freq: int) -> float:
+    """What wave_purity gives white noise on average: the largest of n_freq equal exponential shares, H_n / n."""
+    return sum(1 / i for i in range(1, n_freq + 1)) / n_freq
+
+
+def share_of(norms, ks) -> float:
+    """The share of the squared per-frequency norms (e.g. embedding_freq_norms) held by the frequencies ks (1-based)."""
+    n = to_numpy(norms)
+    idx = [k - 1 for k in ks if 0 < k <= len(n)]
+    total = float((n**2).sum())
+    return float((n[idx] ** 2).sum()) / total if total > 0 else 0.0
+
+
 def neuron_key_frequencies(grid, min_frac: float = 0.5, min_share: float = 0.02) -> list[int]:
     """Key frequencies from clustering neurons by their best frequency (Nanda et al.).
 
