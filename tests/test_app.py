@@ -348,3 +348,16 @@ def test_the_text_follows_what_the_figures_show(page, steps):
         assert_clean(at)
         text = " ".join(i.value for i in at.info)
         assert phrase in text, (step, text)
+
+
+def test_progress_text_reads_the_measures_at_the_step(steps):
+    at = app({"step": str(steps[0])})
+    at = goto(at, "progress")
+    said = []
+    for step in (steps[0], steps[len(steps) // 2], steps[-1]):
+        at.select_slider(key="step").set_value(step).run()
+        assert_clean(at)
+        said.append(" ".join(m.value for m in at.markdown if m.value.startswith("At step")))
+    assert "do not answer the sums yet" in said[0]
+    assert "would already answer the unseen sums" in said[1] and "-fold" in said[1]  # step 6,400: hidden progress
+    assert "taken over" in said[2]
