@@ -274,6 +274,11 @@ def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monk
     at.selectbox(key="series").set_value("runs/pytest-run").run()
     assert_clean(at)
     assert at.select_slider(key="step").value == 100
+    for page in [q for q in PAGES if q != "train"]:  # every view works on a series of another size (p = 23)
+        at = at.switch_page(f"pages/{page}.py").run()
+        assert_clean(at)
+        assert len(charts(at)) == len(PAGES[page]), (page, titles(at))
+        assert not any("113" in i.value for i in at.info), page
 
 
 def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
