@@ -17,20 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.live_app import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402 (after the path is set)
 
 # name -> (URL path and query, kind): "2d" views must redraw in <= 250 ms, "heavy" (3-D, N×N grid) in <= 800 ms.
 VIEWS = {
@@ -71,31 +66,6 @@ def _ok(good: bool) -> str:
     return "ok" if good else "MISSED"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, timing_log: str) -> subprocess.Popen:
-    env = {**os.environ, "GROK_APP_TIMING": timing_log}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true"]
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_healthy(port: int, timeout: float = 60.0) -> None:
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"streamlit did not come up on port {port}")
-
-
 def rss_mb(pid: int) -> tuple[float, float]:
     """Resident and peak resident memory of a process, MB (from /proc)."""
     fields = {}
@@ -124,7 +94,13 @@ def open_view(page, base: str, path: str, step: int) -> None:
     sep = "&" if "?" in path else "?"
     page.goto(f"{base}/{path}{sep}step={step}")
     page.wait_for_function(REDRAWN, arg=step, polling="raf", timeout=120_000)
-    page.wait_for_timeout(300)
+    # A 3-D chart is drawn after the page's 2-D ones (REDRAWN already holds): wait until no chart is added
+    # for half a second, so the first measured move is not the 3-D scene's creation.
+    n, same = -1, 0
+    while same < 5:
+        page.wait_for_timeout(100)
+        m = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].filter(g => g._fullLayout).length")
+        n, same = m, (same + 1 if m == n else 0)
 
 
 def measure_moves(page, n: int) -> list[float]:
@@ -176,73 +152,65 @@ def main(argv=None) -> int:
 
     steps = series_steps()
     start_index = min(len(steps) - 1, args.moves + len(steps) // 3)  # moves go left from here
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="grok-timing-", suffix=".jsonl", delete=False).name
     results: dict = {"views": {}, "play": {}, "machine": {"cpus": os.cpu_count(), "load1": os.getloadavg()[0]}}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        t0 = time.monotonic()
-        server = start_server(port, log)
-        try:
-            wait_healthy(port)
-            t_ready = time.monotonic() - t0
-            page.goto(base + "/")
-            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
-            results["startup_s"] = {"server_ready": round(t_ready, 2), "first_figure": round(time.monotonic() - t0, 2)}
-            first = results["startup_s"]["first_figure"]
-            print(f"startup: server ready {t_ready:.2f} s, first figure drawn {first:.2f} s  "
-                  f"{_ok(first <= STARTUP_LIMIT_S)} (≤ {STARTUP_LIMIT_S} s)")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            t0 = time.monotonic()
+            with running_app({"GROK_APP_TIMING": log}) as (base, server):
+                t_ready = time.monotonic() - t0
+                page.goto(base + "/")
+                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+                results["startup_s"] = {"server_ready": round(t_ready, 2), "first_figure": round(time.monotonic() - t0, 2)}
+                first = results["startup_s"]["first_figure"]
+                print(f"startup: server ready {t_ready:.2f} s, first figure drawn {first:.2f} s  "
+                      f"{_ok(first <= STARTUP_LIMIT_S)} (≤ {STARTUP_LIMIT_S} s)")
 
-            print(f"{'view':<13}{'keypress→redraw median':>24}{'p90':>7}{'server median':>15}"
-                  f"{'(step data)':>13}{'limit':>7}  verdict (redraw, server ≤ {SERVER_LIMIT_MS} ms)")
-            for name in args.views.split(","):
-                path, kind = VIEWS[name]
-                n_before = len(timings(log))
-                open_view(page, base, path, steps[start_index])
-                n_open = len(timings(log))
-                ms = measure_moves(page, args.moves)
-                runs = timings(log)[n_open:]
-                srv_ms = [r["ms"] for r in runs]
-                res = {
-                    "kind": kind, "limit_ms": LIMIT_MS[kind], "redraw_ms": [round(m, 1) for m in ms],
-                    "redraw_median_ms": round(statistics.median(ms), 1),
-                    "redraw_p90_ms": round(sorted(ms)[int(0.9 * (len(ms) - 1))], 1),
-                    "server_median_ms": round(statistics.median(srv_ms), 1) if srv_ms else None,
-                    "server_max_ms": round(max(srv_ms), 1) if srv_ms else None,
-                    # of the server's time: waiting for a step computed ahead, or computing one in the script
-                    "server_step_median_ms": round(statistics.median(
-                        r.get("waited_ms", 0) + r.get("computed_ms", 0) for r in runs), 1) if runs else None,
-                    "server_runs": [{k: r[k] for k in ("ms", "waited_ms", "computed_ms") if k in r} for r in runs],
-                    "first_open_server_ms": round(timings(log)[n_before]["ms"], 1) if n_open > n_before else None,
-                }
-                results["views"][name] = res
-                print(f"{name:<13}{res['redraw_median_ms']:>20.0f} ms{res['redraw_p90_ms']:>7.0f}"
-                      f"{res['server_median_ms'] or 0:>12.0f} ms{res['server_step_median_ms'] or 0:>10.0f} ms"
-                      f"{LIMIT_MS[kind]:>7}  {_ok(res['redraw_median_ms'] <= LIMIT_MS[kind])}, "
-                      f"{_ok((res['server_median_ms'] or 0) <= SERVER_LIMIT_MS)}")
+                print(f"{'view':<13}{'keypress→redraw median':>24}{'p90':>7}{'server median':>15}"
+                      f"{'(step data)':>13}{'limit':>7}  verdict (redraw, server ≤ {SERVER_LIMIT_MS} ms)")
+                for name in args.views.split(","):
+                    path, kind = VIEWS[name]
+                    n_before = len(timings(log))
+                    open_view(page, base, path, steps[start_index])
+                    n_open = len(timings(log))
+                    ms = measure_moves(page, args.moves)
+                    runs = timings(log)[n_open:]
+                    srv_ms = [r["ms"] for r in runs]
+                    res = {
+                        "kind": kind, "limit_ms": LIMIT_MS[kind], "redraw_ms": [round(m, 1) for m in ms],
+                        "redraw_median_ms": round(statistics.median(ms), 1),
+                        "redraw_p90_ms": round(sorted(ms)[int(0.9 * (len(ms) - 1))], 1),
+                        "server_median_ms": round(statistics.median(srv_ms), 1) if srv_ms else None,
+                        "server_max_ms": round(max(srv_ms), 1) if srv_ms else None,
+                        # of the server's time: waiting for a step computed ahead, or computing one in the script
+                        "server_step_median_ms": round(statistics.median(
+                            r.get("waited_ms", 0) + r.get("computed_ms", 0) for r in runs), 1) if runs else None,
+                        "server_runs": [{k: r[k] for k in ("ms", "waited_ms", "computed_ms") if k in r} for r in runs],
+                        "first_open_server_ms": round(timings(log)[n_before]["ms"], 1) if n_open > n_before else None,
+                    }
+                    results["views"][name] = res
+                    print(f"{name:<13}{res['redraw_median_ms']:>20.0f} ms{res['redraw_p90_ms']:>7.0f}"
+                          f"{res['server_median_ms'] or 0:>12.0f} ms{res['server_step_median_ms'] or 0:>10.0f} ms"
+                          f"{LIMIT_MS[kind]:>7}  {_ok(res['redraw_median_ms'] <= LIMIT_MS[kind])}, "
+                          f"{_ok((res['server_median_ms'] or 0) <= SERVER_LIMIT_MS)}")
 
-            for name in PLAY_VIEWS:
-                if name not in args.views.split(","):
-                    continue
-                open_view(page, base, VIEWS[name][0], steps[len(steps) // 4])
-                rate = measure_play(page, args.play_seconds)
-                results["play"][name] = round(rate, 2)
-                print(f"play on {name}: {rate:.1f} steps/s  {_ok(rate >= PLAY_MIN)} (≥ {PLAY_MIN})")
+                for name in PLAY_VIEWS:
+                    if name not in args.views.split(","):
+                        continue
+                    open_view(page, base, VIEWS[name][0], steps[len(steps) // 4])
+                    rate = measure_play(page, args.play_seconds)
+                    results["play"][name] = round(rate, 2)
+                    print(f"play on {name}: {rate:.1f} steps/s  {_ok(rate >= PLAY_MIN)} (≥ {PLAY_MIN})")
 
-            rss, peak = rss_mb(server.pid)
-            results["server_memory_mb"] = {"rss": round(rss), "peak": round(peak)}
-            print(f"server memory after all views: {rss:.0f} MB resident (peak {peak:.0f} MB)  "
-                  f"{_ok(rss <= MEMORY_LIMIT_MB)} (≤ {MEMORY_LIMIT_MB} MB)")
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+                rss, peak = rss_mb(server.pid)
+                results["server_memory_mb"] = {"rss": round(rss), "peak": round(peak)}
+                print(f"server memory after all views: {rss:.0f} MB resident (peak {peak:.0f} MB)  "
+                      f"{_ok(rss <= MEMORY_LIMIT_MB)} (≤ {MEMORY_LIMIT_MB} MB)")
             browser.close()
-            os.unlink(log)
+    finally:
+        os.unlink(log)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -16,18 +16,17 @@ order = state.choice_control("order", "Order x and y by", list(ORDERS), "frequen
                                   f"by k·x mod {p}, the same wave is one smooth wave.")
 
 share = float(att["head_shares"].mean())
-if share < 0.3:
-    say = (f"The attention is still mostly irregular: each head's dominant frequency carries only {share:.0%} of "
-           "its pattern's variation on average (each head's k and share are in its panel title; 100% would be "
-           "a pure wave).")
-    say += {"circuit forming": " Yet each head's frequency is already fixed: step through this plateau and watch "
-                               "that share grow."}.get(sel.phase, "")
-elif share < 0.8:
-    say = (f"Periodic patterns are emerging: each head's dominant frequency carries {share:.0%} of its pattern's "
-           "variation on average (panel titles).")
-else:
-    say = (f"Each head's share of attention to x is a wave in x (and in y), {share:.0%} one frequency on average: "
-           "the heads already mix in the key frequencies before the MLP multiplies them.")
+say = view.by_level(
+    share,
+    f"The attention is still mostly irregular: each head's dominant frequency carries only {share:.0%} of its "
+    "pattern's variation on average (each head's k and share are in its panel title; 100% would be a pure wave)."
+    + {"circuit forming": " Yet each head's frequency is already fixed: step through this plateau and watch that "
+                          "share grow."}.get(sel.phase, ""),
+    f"Periodic patterns are emerging: each head's dominant frequency carries {share:.0%} of its pattern's variation "
+    "on average (panel titles).",
+    f"Each head's share of attention to x is a wave in x (and in y), {share:.0%} one frequency on average: the heads "
+    "already mix in the key frequencies before the MLP multiplies them.",
+)
 view.explain(
     f"At the '=' position each of the {sel.cfg.n_heads} heads splits its attention between x, y and '='. The "
     "heatmaps show the share that goes to x, for every sum; the rest goes mostly to y. " + say

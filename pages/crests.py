@@ -20,19 +20,19 @@ else:
 crest = cache.crest(sel.series_id, sel.step, source, which)
 c, frac = crest["c"], crest["diagonal_fraction"]
 
+say = view.by_level(
+    frac,
+    "There are no clean diagonals yet: most of the surface is memorised noise."
+    + {"circuit forming": " Step through this plateau and watch the share that depends on x + y grow as the Fourier "
+                          "circuit forms."}.get(sel.phase, ""),
+    "Diagonal stripes are emerging from the noise: part of the surface now depends on x + y alone, the rest is "
+    "memorised noise that weight decay is removing.",
+    f"The surface is a set of diagonal stripes: its value depends almost only on x + y, and it peaks on the lines "
+    f"where x + y ≡ c (mod {p}).",
+)
 if source == "neuron":
     say = ("A single neuron is mostly a product of waves in x and in y, so it is not yet a function of x + y: the "
            "diagonals appear once the MLP output adds neurons up (pick the MLP output or the logit above).")
-elif frac < 0.3:
-    say = "There are no clean diagonals yet: most of the surface is memorised noise."
-    say += {"circuit forming": " Step through this plateau and watch the share that depends on x + y grow as "
-                               "the Fourier circuit forms."}.get(sel.phase, "")
-elif frac < 0.8:
-    say = ("Diagonal stripes are emerging from the noise: part of the surface now depends on x + y alone, the rest "
-           "is memorised noise that weight decay is removing.")
-else:
-    say = ("The surface is a set of diagonal stripes: its value depends almost only on x + y, and it peaks on the "
-           f"lines where x + y ≡ c (mod {p}).")
 what = f"answer {which}" if source != "neuron" else f"neuron #{which}"
 view.explain(
     f"The surface for {what}, over all sums. Points on a line x + y = constant are sums with the same answer. "

@@ -24,14 +24,15 @@ r2 = {var: (pr[0]["r2"], pr[1]["r2"]) for var, pr in probes.items()}
 share = fourier.share_of(norms, key_final)
 fair = len(key_final) / len(norms)  # the share the key frequencies would have if every frequency were equal
 r2_mean = sum(sum(v) for v in r2.values()) / 4
-if share < 2 * fair:
-    say = (f"The bars are all about the same height: the {len(key_final)} key frequencies hold {share:.0%} of the "
-           f"embedding's strength, about their fair share of {fair:.0%}.")
-elif share < 0.8:
-    say = (f"A few bars are growing above the rest: the key frequencies hold {share:.0%} of the embedding's "
-           f"strength (their fair share would be {fair:.0%}); weight decay is shrinking the others.")
-else:
-    say = f"A handful of key frequencies dominate: they hold {share:.0%} of the embedding's strength."
+say = view.by_level(
+    share,
+    f"The bars are all about the same height: the {len(key_final)} key frequencies hold {share:.0%} of the "
+    f"embedding's strength, about their fair share of {fair:.0%}.",
+    f"A few bars are growing above the rest: the key frequencies hold {share:.0%} of the embedding's strength (their "
+    f"fair share would be {fair:.0%}); weight decay is shrinking the others.",
+    f"A handful of key frequencies dominate: they hold {share:.0%} of the embedding's strength.",
+    cuts=(2 * fair, 0.8),
+)
 if k not in key_final:
     say += f" Frequency {k} is not a key frequency of this run, so its probes need not find a circle."
 else:

@@ -24,18 +24,18 @@ with st.expander("Display options"):
 acts = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons].T  # [n, p]
 
 wp = view.WavePurity(acts.T)
-if wp.mean < 0.3:
-    say = (f"Now the points are mostly scattered clouds: one frequency carries only {wp.mean:.0%} of each neuron's "
-           f"variation on average (100% is a pure wave, noise about {wp.noise:.0%}). ")
-    say += {"memorising": "Before the algorithm forms, pairs of neurons are unrelated.",
-            "circuit forming": "Step through this plateau and watch the clouds pull together into loops as that "
-                               "share grows."}.get(sel.phase, "")
-elif wp.mean < 0.8:
-    say = (f"Loops are emerging from the clouds: {wp.freq} carries {wp.mean:.0%} of each neuron's variation on "
-           "average; the rest is memorised noise that scatters points off the loops.")
-else:
-    say = (f"Pairs of neurons trace closed loops (ellipses): two waves of y at {wp.freq} ({wp.mean:.0%} of their "
-           "variation) plotted against each other, the signature of sines and cosines.")
+say = view.by_level(
+    wp.mean,
+    f"Now the points are mostly scattered clouds: one frequency carries only {wp.mean:.0%} of each neuron's "
+    f"variation on average (100% is a pure wave, noise about {wp.noise:.0%}). "
+    + {"memorising": "Before the algorithm forms, pairs of neurons are unrelated.",
+       "circuit forming": "Step through this plateau and watch the clouds pull together into loops as that share "
+                          "grows."}.get(sel.phase, ""),
+    f"Loops are emerging from the clouds: {wp.freq} carries {wp.mean:.0%} of each neuron's variation on average; the "
+    "rest is memorised noise that scatters points off the loops.",
+    f"Pairs of neurons trace closed loops (ellipses): two waves of y at {wp.freq} ({wp.mean:.0%} of their "
+    "variation) plotted against each other, the signature of sines and cosines.",
+)
 view.explain(
     f"Each panel plots one neuron against another for the {p} sums {x} + y; colour is y, and the colours wrap "
     f"around because y is taken mod {p}. The diagonal panels show each neuron's own wave over y. " + say

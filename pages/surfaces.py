@@ -30,17 +30,16 @@ spec = cache.surface_spectrum(sel.series_id, sel.step, neuron, k)
 surface = spec["surface"]
 
 share = spec["k_share"]
-if share < 0.3:
-    say = (f"The surface is speckled and its spectrum spread over many terms: frequency {k} carries only "
-           f"{share:.0%} of its variance.")
-    say += {"circuit forming": " Step through this plateau and watch the terms of one frequency rise out of the "
-                               "spectrum."}.get(sel.phase, "")
-elif share < 0.8:
-    say = (f"A few terms of frequency {k} are rising out of the spectrum: they carry {share:.0%} of the surface's "
-           "variance; the rest is memorised noise.")
-else:
-    say = (f"The surface is a smooth pattern of waves: {share:.0%} of it is a few terms of frequency {k}, "
-           f"cos {k}x, cos {k}y and the products cos {k}x·cos {k}y, sin {k}x·sin {k}y.")
+say = view.by_level(
+    share,
+    f"The surface is speckled and its spectrum spread over many terms: frequency {k} carries only {share:.0%} of its "
+    "variance." + {"circuit forming": " Step through this plateau and watch the terms of one frequency rise out of "
+                                      "the spectrum."}.get(sel.phase, ""),
+    f"A few terms of frequency {k} are rising out of the spectrum: they carry {share:.0%} of the surface's variance; "
+    "the rest is memorised noise.",
+    f"The surface is a smooth pattern of waves: {share:.0%} of it is a few terms of frequency {k}, cos {k}x, cos {k}y "
+    f"and the products cos {k}x·cos {k}y, sin {k}x·sin {k}y.",
+)
 view.explain(
     f"Neuron #{neuron}'s activation for every sum x + y: {p}×{p} = {p * p:,} values. The 2-D Fourier transform "
     "rewrites it as a sum of products of waves in x and y. " + say

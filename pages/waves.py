@@ -20,19 +20,18 @@ waves = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons]
 
 wp = view.WavePurity(waves)
 mean, freq = wp.mean, wp.freq
-if mean < 0.3:
-    say = (f"The curves are still mostly ragged: the strongest single frequency carries only {mean:.0%} of a "
-           f"neuron's variation on average (legend; a pure wave is 100%, noise about {wp.noise:.0%}). ")
-    say += {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
-            "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the "
-                               "noise although test accuracy has hardly moved."}.get(sel.phase, "")
-elif mean < 0.8:
-    say = (f"Waves are rising out of the noise: {freq} carries {mean:.0%} of a neuron's variation on average "
-           "(legend; 100% is a pure wave). ")
-    say += {"cleanup": "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, "")
-else:
-    say = (f"Each neuron traces a clean wave: {freq} carries {mean:.0%} of its variation on average, a cosine "
-           f"of 2π·k·y/{p} clipped at zero by the ReLU. The network computes with sines and cosines of its inputs.")
+say = view.by_level(
+    mean,
+    f"The curves are still mostly ragged: the strongest single frequency carries only {mean:.0%} of a neuron's "
+    f"variation on average (legend; a pure wave is 100%, noise about {wp.noise:.0%}). "
+    + {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
+       "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the noise "
+                          "although test accuracy has hardly moved."}.get(sel.phase, ""),
+    f"Waves are rising out of the noise: {freq} carries {mean:.0%} of a neuron's variation on average (legend; 100% "
+    "is a pure wave). " + {"cleanup": "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, ""),
+    f"Each neuron traces a clean wave: {freq} carries {mean:.0%} of its variation on average, a cosine of "
+    f"2π·k·y/{p} clipped at zero by the ReLU. The network computes with sines and cosines of its inputs.",
+)
 view.explain(
     f"Each line is one MLP neuron's activation for the sums {x} + y, with y running from 0 to {p - 1}. "
     + say + " Drag the step slider to watch the waves form."

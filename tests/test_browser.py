@@ -7,22 +7,15 @@ Never downloads a browser: skipped when /usr/bin/chromium or the playwright pack
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO, running_app
+
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAGES = ["", "curves", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress", "about", "train"]
 NO_FIGURES = {"about", "train"}
 SLIDER = '[data-testid="stSidebar"] [data-testid="stSlider"] input[type=range]'
@@ -42,32 +35,8 @@ def server():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     pytest.importorskip("playwright")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        t_end = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > t_end:
-                    raise RuntimeError("streamlit did not start:\n" + proc.stdout.read().decode()[-3000:]) from None
-                time.sleep(0.2)
+    with running_app() as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +44,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -50,6 +50,14 @@ def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> 
     plotly_chart(fig.to_dict(), config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
 
 
+def by_level(value: float, low: str, mid: str, high: str, cuts: tuple[float, float] = (0.3, 0.8)) -> str:
+    """The sentence for how far a 0-1 measure of the step has come: below cuts[0], below cuts[1], or above.
+
+    The pages' sentences follow the step's own numbers, not the phase alone (see DESIGN.md).
+    """
+    return low if value < cuts[0] else mid if value < cuts[1] else high
+
+
 class WavePurity:
     """How close the neurons shown are to pure waves over y, for the pages' text (see analysis.fourier.wave_purity).
 
