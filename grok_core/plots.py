@@ -429,46 +429,64 @@ def surface_heatmap(surface: np.ndarray, title: str, step: int | None, colorbar:
     return figure(data, layout)
 
 
-def surface_3d(surface: np.ndarray, title: str, step: int, ztitle: str = "activation", stride: int | None = None) -> Figure:
-    """The surface in 3-D, every `stride`-th x and y (by default about 40 per side: WebGL in a software-rendered
-    browser is slow, 38×38 points draw in ~60% of the time of 57×57, and the low key frequencies the view
-    shows by default keep 4+ points per wave; the heatmap shows every value)."""
-    p = surface.shape[0]
+def _grid_3d(p: int, stride: int | None, order: np.ndarray | None, k: int | None):
+    """Which values of x (and y) a 3-D surface draws, at which positions, and the axis titles.
+
+    About 40 per side by default (every `stride`-th): WebGL in a software-rendered browser is slow, and
+    38×38 points draw in ~60% of the time of 57×57 (the heatmap shows every value). Sampled in x order a
+    wave of frequency k gets only p/(k·stride) points per cycle (under 5 for k = 8) and is drawn as
+    spikes; with `order` (analysis.attention.frequency_order(k, p)) position j holds x = order[j], the
+    wave becomes cos(2πj/p + φ) and every sampled point lies on one smooth cycle.
+    """
     stride = stride or max(1, -(-p // 40))
-    idx = np.arange(0, p, stride)
-    surface = surface[np.ix_(idx, idx)]
+    pos = np.arange(0, p, stride)
+    vals = pos if order is None else np.asarray(order)[pos]
+    axis = ("x", "y") if order is None else (f"{k}·x mod {p}", f"{k}·y mod {p}")
+    text = None if order is None else [[f"x = {vx}, y = {vy}" for vx in vals] for vy in vals]
+    return pos, vals, axis, text
+
+
+def _scene(axis: tuple[str, str], ztitle: str, **z) -> dict:
+    return {"xaxis": {"title": {"text": axis[0]}}, "yaxis": {"title": {"text": axis[1]}},
+            "zaxis": {"title": {"text": ztitle}, **z}, "uirevision": "keep",
+            "camera": {"eye": {"x": 1.65, "y": -1.65, "z": 1.1}}}  # far enough that the tick labels are not cut
+
+
+def surface_3d(surface: np.ndarray, title: str, step: int, ztitle: str = "activation", stride: int | None = None,
+               order: np.ndarray | None = None, k: int | None = None) -> Figure:
+    """The surface in 3-D, about 40 values of x and y per side, in x order or ordered by k·x mod p (_grid_3d)."""
+    pos, vals, axis, text = _grid_3d(surface.shape[0], stride, order, k)
+    surface = surface[np.ix_(vals, vals)]
     signed = bool(surface.min() < 0)
-    data = [{"type": "surface", "z": surface.T, "x": idx, "y": idx,
+    where = "x = %{x}, y = %{y}" if text is None else "%{text}"
+    data = [{"type": "surface", "z": surface.T, "x": pos, "y": pos, **({"text": text} if text else {}),
              "colorscale": DIVERGING if signed else SEQUENTIAL, **({"cmid": 0} if signed else {}),
              "colorbar": {"title": {"text": ztitle}},
-             "hovertemplate": "x = %{x}, y = %{y}<br>" + ztitle + " = %{z:.3f}<extra></extra>"}]
+             "hovertemplate": where + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}]
     layout = {"title": _title(title, step), "height": 520, "margin": {"l": 0, "r": 0, "t": 60, "b": 0},
               # uirevision keeps the camera the student set when the step (and so the data) changes
-              "uirevision": "keep",
-              "scene": {"xaxis": {"title": {"text": "x"}}, "yaxis": {"title": {"text": "y"}},
-                        "zaxis": {"title": {"text": ztitle}}, "uirevision": "keep",
-                        "camera": {"eye": {"x": 1.5, "y": -1.5, "z": 1.0}}}}
+              "uirevision": "keep", "scene": _scene(axis, ztitle)}
     return figure(data, layout)
 
 
 def surface_3d_animated(frames: list[tuple[int, np.ndarray]], title: str, ztitle: str = "activation",
-                        stride: int | None = None) -> Figure:
+                        stride: int | None = None, order: np.ndarray | None = None, k: int | None = None) -> Figure:
     """One surface per checkpoint as plotly frames, with a slider and play button inside the figure.
 
     The figure does not depend on the sidebar's step, so Streamlit keeps it mounted when the step
     changes, and plotly animates it in the browser: the camera the student set survives both.
+    Values drawn and their order as surface_3d.
     """
-    p = frames[0][1].shape[0]
-    stride = stride or max(1, -(-p // 40))  # as surface_3d
-    idx = np.arange(0, p, stride)
-    zs = [np.round(s[np.ix_(idx, idx)].T.astype(np.float64), 4) for _, s in frames]
+    pos, vals, axis, text = _grid_3d(frames[0][1].shape[0], stride, order, k)
+    zs = [np.round(s[np.ix_(vals, vals)].T.astype(np.float64), 4) for _, s in frames]
     lim = max(float(np.abs(z).max()) for z in zs) or 1.0
     signed = any(float(z.min()) < 0 for z in zs)
     last = len(frames) - 1
-    trace = {"type": "surface", "z": zs[last].tolist(), "x": idx, "y": idx,
+    where = "x = %{x}, y = %{y}" if text is None else "%{text}"
+    trace = {"type": "surface", "z": zs[last].tolist(), "x": pos, "y": pos, **({"text": text} if text else {}),
              "colorscale": DIVERGING if signed else SEQUENTIAL, "cmin": -lim if signed else 0, "cmax": lim,
              "colorbar": {"title": {"text": ztitle}},
-             "hovertemplate": "x = %{x}, y = %{y}<br>" + ztitle + " = %{z:.3f}<extra></extra>"}
+             "hovertemplate": where + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}
     anim = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
     slider = {"active": last, "currentvalue": {"prefix": "step "}, "pad": {"t": 30},
               "steps": [{"label": str(st), "method": "animate", "args": [[str(st)], anim]} for st, _ in frames]}
@@ -480,9 +498,7 @@ def surface_3d_animated(frames: list[tuple[int, np.ndarray]], title: str, ztitle
                         {"label": "❚❚", "method": "animate", "args": [[None], anim]}]}
     layout = {"title": _title(title), "height": 600, "margin": {"l": 0, "r": 0, "t": 60, "b": 0},
               "uirevision": "keep", "sliders": [slider], "updatemenus": [play],
-              "scene": {"xaxis": {"title": {"text": "x"}}, "yaxis": {"title": {"text": "y"}},
-                        "zaxis": {"title": {"text": ztitle}, "range": [-lim if signed else 0, lim]},
-                        "uirevision": "keep", "camera": {"eye": {"x": 1.5, "y": -1.5, "z": 1.0}}}}
+              "scene": _scene(axis, ztitle, range=[-lim if signed else 0, lim])}
     spec = {"data": [_pack(trace)], "layout": _pack(layout),
             "frames": [{"name": str(st), "data": [{"type": "surface", "z": z.tolist()}]} for (st, _), z in zip(frames, zs, strict=True)]}
     return Figure(spec)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.analysis.attention import frequency_order
 from ui import cache, state, view
 
 sel = view.current()
@@ -13,8 +14,9 @@ showcase = cache.showcase_neurons(sel.series_id, 7)
 c1, c2, c3 = st.columns([1, 1, 2])
 neuron = state.int_control("neuron", "Neuron", 0, d_mlp - 1, showcase[0], container=c1)
 k_default = cache.neuron_frequency(sel.series_id, neuron)
-k = state.int_control("k", "Frequency k for the identity", 1, (p - 1) // 2, k_default, container=c2,
-                      help="Defaults to the neuron's main frequency in the trained model.")
+k = state.int_control("k", "Frequency k", 1, (p - 1) // 2, k_default, container=c2,
+                      help="For the trig identity and the 3-D order; defaults to the neuron's main frequency in the "
+                           "trained model.")
 SHAPES = {"heatmap": "heatmap", "3d": "3-D", "3d-anim": "3-D over training"}
 shape = state.choice_control("view", "Show the surface as", list(SHAPES), "heatmap", container=c3,
                              format_func=SHAPES.get,
@@ -22,9 +24,19 @@ shape = state.choice_control("view", "Show the surface as", list(SHAPES), "heatm
                                   "of x and of y (the heatmap shows all of them); the camera you set stays when the "
                                   "step changes. “3-D over training” holds checkpoints from all of training, with its "
                                   "own slider and play button.")
+c4, c5 = st.columns(2)
 EXPLAIN = {"terms": "its largest terms", "parts": "its components at frequency k", "identity": "the trig identity"}
 explain_with = state.choice_control("explain", "Take the surface apart", list(EXPLAIN), "terms",
-                                    format_func=EXPLAIN.get)
+                                    format_func=EXPLAIN.get, container=c4)
+ORDERS = {"frequency": f"k·x mod {p}", "value": "x itself"}
+order = None
+if shape != "heatmap":
+    by = state.choice_control("order", "Order x and y in 3-D by", list(ORDERS), "frequency", format_func=ORDERS.get,
+                              container=c5,
+                              help="With about 40 values per side, a wave of frequency k in x order gets only a few "
+                                   "points per cycle and looks like spikes. Ordered by k·x mod p (k from the box "
+                                   "above), the same wave is one smooth cycle; hover shows the real x and y.")
+    order = frequency_order(k, p) if by == "frequency" else None
 
 spec = cache.surface_spectrum(sel.series_id, sel.step, neuron, k)
 surface = spec["surface"]
@@ -50,10 +62,12 @@ title = f"Neuron #{neuron} over all (x, y)"
 left, right = st.columns(2)
 with left:
     if shape == "3d":
-        view.chart(plots.surface_3d(surface, title, sel.step), "neuron-surface-3d", key="surface-3d")
+        view.chart(plots.surface_3d(surface, title, sel.step, order=order, k=k), "neuron-surface-3d",
+                   key="surface-3d")
     elif shape == "3d-anim":
         frames = cache.neuron_over_training(sel.series_id, neuron)
-        view.chart(plots.surface_3d_animated(frames, f"Neuron #{neuron} across training (slider below the plot)"),
+        view.chart(plots.surface_3d_animated(frames, f"Neuron #{neuron} across training (slider below the plot)",
+                                             order=order, k=k),
                    "neuron-surface-3d-training", key="surface-3d-training")
     else:
         view.chart(plots.surface_heatmap(surface, title, sel.step), "neuron-surface")

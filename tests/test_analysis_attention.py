@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import torch
 
@@ -59,3 +61,22 @@ def test_bundled_attention_ordered_by_head_frequency_is_a_low_frequency_wave(bun
         spectrum = np.abs(np.fft.rfft(wave - wave.mean()))
         assert spectrum.argmax() == 1, (h, k)
         assert spectrum[1] ** 2 > 0.5 * (spectrum**2).sum(), (h, k)
+
+
+def test_3d_surface_in_frequency_order_draws_one_smooth_cycle():
+    """At ~40 values per side a frequency-8 wave in x order is spikes; ordered by 8·x mod p it is one smooth cycle."""
+    from grok_core import plots
+
+    p, k = 113, 8
+    x = np.arange(p)
+    surf = np.maximum(np.cos(2 * np.pi * k * x / p)[:, None] + np.cos(2 * np.pi * k * x / p + 1)[None, :], 0)
+
+    def roughness(fig):  # the largest jump between neighbouring drawn values, relative to their range
+        z = fig.to_dict()["data"][0]["z"]  # packed as plotly's typed array: dtype, base64 bytes, shape
+        z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape([int(n) for n in str(z["shape"]).split(",")]).astype(float)
+        return max(np.abs(np.diff(z, axis=0)).max(), np.abs(np.diff(z, axis=1)).max()) / np.ptp(z)
+
+    plain = plots.surface_3d(surf, "t", 5)
+    ordered = plots.surface_3d(surf, "t", 5, order=attention.frequency_order(k, p), k=k)
+    assert roughness(plain) > 0.5 and roughness(ordered) < 0.2
+    assert ordered.to_dict()["layout"]["scene"]["xaxis"]["title"]["text"] == "8·x mod 113"
