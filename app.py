@@ -33,10 +33,11 @@ PHASE_BADGE = {"memorising": "orange", "circuit forming": "blue", "cleanup": "vi
 # The views, grouped as the sidebar shows them. To add one, add an st.Page to a section. A page's URL path is
 # its file name (pages/waves.py -> /waves): keep it so, and call ui.view.current() first in the page, because on
 # a server's first run Streamlit's legacy pages/ mode runs the page file without this script (see view.current).
+CURVES = st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", default=True,
+                 url_path="training-curves")
 PAGES = {
     "The story": [
-        st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", default=True,
-                url_path="training-curves"),
+        CURVES,
         st.Page("pages/inputs.py", title="Inputs", icon=":material/input:"),
         st.Page("pages/waves.py", title="Neuron waves", icon=":material/waves:"),
         st.Page("pages/grid.py", title="Neuron scatter grid", icon=":material/grid_on:"),
@@ -50,7 +51,8 @@ PAGES = {
         st.Page("pages/about.py", title="About", icon=":material/info:"),
         st.Page("pages/train.py", title="Train & publish", icon=":material/model_training:"),
         st.Page("pages/phase_diagram.py", title="Phase diagram", icon=":material/grid_view:"),
-        # The default page lives at the app's root URL; /curves (the file's name, like every other page) opens it too.
+        # The default page lives at the app's root URL; /curves (the file's name, like every other page) leads
+        # there, with its query parameters (see below).
         st.Page("pages/curves.py", title="Training curves", icon=":material/show_chart:", url_path="curves",
                 visibility="hidden"),
     ],
@@ -159,6 +161,8 @@ cache.note_step(series_id, step)
 st.session_state["_selection"] = state.Selection(series_id, step, steps.index(step), phase, series)
 
 pg = st.navigation(PAGES)
+if pg.url_path == "curves":  # the alias: go to the default page itself, so the sidebar marks it as the one shown
+    st.switch_page(CURVES, query_params=st.query_params.to_dict())
 for m in manifest_errors:
     state.notice(f"Manifest problem: {m}")
 notice_box = st.container()  # filled after the page ran: its controls may add notices too

@@ -201,8 +201,8 @@ def loss_curves(metrics: dict, step: int, spans) -> Figure:
     shapes, ann = _phase_marks(spans, step)
     data = [_line(s, metrics["train_loss"], "train loss", TRAIN), _line(s, metrics["test_loss"], "test loss", TEST)]
     layout = _layout("Loss (log scale)", step, "training step", "cross-entropy loss", yaxis={"type": "log"},
-                     hovermode="x unified", legend=_legend_below(), shapes=shapes, annotations=ann)
-    layout["margin"]["t"] = 95
+                     hovermode="x unified", legend=_legend_below(-0.3), shapes=shapes, annotations=ann)
+    layout["margin"]["t"] = 95  # room for the phase labels; the legend goes lower, clear of the axis title
     return figure(data, layout)
 
 
@@ -212,8 +212,8 @@ def accuracy_curves(metrics: dict, step: int, spans) -> Figure:
     data = [_line(s, metrics["train_acc"], "train accuracy", TRAIN, hover="%{y:.1%}"),
             _line(s, metrics["test_acc"], "test accuracy", TEST, hover="%{y:.1%}")]
     layout = _layout("Accuracy", step, "training step", "accuracy", yaxis={"range": [0, 1.05], "tickformat": ".0%"},
-                     hovermode="x unified", legend=_legend_below(), shapes=shapes, annotations=ann)
-    layout["margin"]["t"] = 95
+                     hovermode="x unified", legend=_legend_below(-0.3), shapes=shapes, annotations=ann)
+    layout["margin"]["t"] = 95  # room for the phase labels; the legend goes lower, clear of the axis title
     return figure(data, layout)
 
 
