@@ -672,11 +672,13 @@ def progress_losses(prog: dict, metrics: dict, step: int, spans) -> Figure:
 
 
 def progress_panels(prog: dict, step: int, spans) -> Figure:
-    """Sum of squared weights, Gini of the embedding's frequency norms and the key-frequency count, side by side."""
+    """Sum of squared weights, Gini of the embedding's frequency norms and the key frequencies' share of it
+    (their count where the share is missing), side by side."""
     panels = [("sum_sq_weights", "Sum of squared weights", "Σ w²", "#444444"),
-              ("gini", "Gini of the embedding's frequencies", "Gini (0 spread, 1 concentrated)", RESTRICTED),
-              ("n_key_freqs", "Number of key frequencies", "key frequencies", EXCLUDED)]
-    gap = 0.07
+              ("gini", "Gini of the embedding's frequencies", "Gini (1: concentrated)", RESTRICTED),
+              ("key_share", "Key frequencies' share of W_E", "share of Σ norm²", EXCLUDED) if "key_share" in prog
+              else ("n_key_freqs", "Number of key frequencies", "key frequencies", EXCLUDED)]
+    gap = 0.1  # room for the middle and right panels' axis titles
     w = (1 - gap * 2) / 3
     data, shapes, ann = [], [], []
     layout = {"title": _title("Weights, frequency concentration and key frequencies", step), "height": 330,
@@ -687,7 +689,8 @@ def progress_panels(prog: dict, step: int, spans) -> Figure:
                           xaxis=f"x{ax}", yaxis=f"y{ax}"))
         d0 = n * (w + gap)
         layout[f"xaxis{ax}"] = {"domain": [d0, d0 + w], "anchor": f"y{ax}", "title": {"text": "training step"}}
-        layout[f"yaxis{ax}"] = {"anchor": f"x{ax}", "title": {"text": ytitle}}
+        layout[f"yaxis{ax}"] = {"anchor": f"x{ax}", "title": {"text": ytitle},
+                                **({"tickformat": ".0%", "range": [0, 1]} if key == "key_share" else {})}
         marks, _ = _phase_marks(spans, step, label_phases=False)
         for m in marks:
             m["xref"] = f"x{ax}"

@@ -15,7 +15,7 @@ view.explain(
     "Restricted loss keeps only the key-frequency parts of the model's output; excluded loss removes them. "
     "Excluded loss **rising** while test loss is still flat is the hidden progress: the network increasingly relies "
     "on the Fourier algorithm long before test accuracy shows it. Weight decay shrinks the weights (sum of squares) "
-    "and the embedding concentrates on fewer frequencies (Gini coefficient rising)."
+    "and the embedding concentrates on the key frequencies: their share of it climbs all through the plateau."
 )
 i = int(np.searchsorted(prog["step"], sel.step).clip(0, len(prog["step"]) - 1))
 r, e, t = (float(prog[k][i]) for k in ("restricted_loss", "excluded_loss", "test_loss"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from grok_core.analysis import progress
+from grok_core.analysis import fourier, progress
 from grok_core.config import TrainConfig
 from grok_core.data import labels, split_mask
 from grok_core.model import init_params
@@ -216,3 +216,19 @@ def test_bundled_excluded_loss_rises_while_test_loss_is_flat(bundled_story):
     # ... while test loss has not fallen: still far above chance (log p) and above its value at the low point.
     assert out["test_loss_metric"][-2] > 2 * np.log(113)
     assert out["test_loss_metric"][-2] > 0.5 * out["test_loss_metric"][low]
+
+
+def test_bundled_key_share_climbs_through_the_plateau(bundled):
+    """The key frequencies' share of W_E: their fair share at initialisation, growing while test accuracy is at
+    chance (where the count of key frequencies is still 0), and nearly everything once grokked."""
+    keys = progress.final_key_frequencies(bundled)
+    share = progress.key_share(bundled, keys)
+    n_freq = (bundled.model_cfg.p - 1) // 2
+    m = bundled.metrics
+    test_acc = np.interp(bundled.steps, m["step"], m["test_acc"])
+    plateau = np.flatnonzero((np.asarray(bundled.steps) > 1000) & (test_acc < 0.2))
+    assert abs(share[0] - len(keys) / n_freq) < 0.05
+    assert share[plateau[0]] < share[plateau[-1]] and share[plateau[-1]] > 2 * share[0]
+    assert share[-1] > 0.85
+    np.testing.assert_allclose(share[-1], fourier.share_of(fourier.embedding_freq_norms(
+        bundled.params_at(int(bundled.steps[-1])), bundled.model_cfg), keys), rtol=1e-5)

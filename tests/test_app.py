@@ -223,7 +223,9 @@ def test_figures_are_valid_plotly():
         plots.diagonal_profile(surf, 7, 5, "t"), plots.attention_heads(rng.random((p, p, 4)), 5),
         plots.attention_vs_x(rng.random((p, p, 4)), 5), plots.progress_losses(prog, m, 5, spans),
         plots.progress_panels({"step": steps, "sum_sq_weights": m["test_acc"], "gini": m["test_acc"],
-                               "n_key_freqs": m["test_acc"]}, 5, spans), plots.live_curves([1, 2], [1, 0.5], [1, 0.9], "loss", True),
+                               "n_key_freqs": m["test_acc"]}, 5, spans),
+        plots.progress_panels({"step": steps, "sum_sq_weights": m["test_acc"], "gini": m["test_acc"],
+                               "key_share": m["test_acc"]}, 5, spans), plots.live_curves([1, 2], [1, 0.5], [1, 0.9], "loss", True),
     ]
     def named_scales(v):  # plotly.js knows few colour-scale names (and none of plotly.py's "_r" ones)
         if isinstance(v, dict):

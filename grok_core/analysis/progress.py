@@ -34,7 +34,7 @@ from ..config import ModelConfig
 from ..data import labels as make_labels
 from ..model import grid_forward
 from ..series import JSON_NAME, Series, add_extra, atomic_save_tensors
-from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies
+from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies, share_of
 
 EXTRA_NAME = "progress"
 VERSION = "2"  # bump when a measure's definition changes: cached results are then recomputed
@@ -206,6 +206,24 @@ def series_progress(series: Series, key_freqs: list[int] | None = None, cache: b
     writes to series.json); other key_freqs are read from the cache when they equal the default.
     cache=False neither reads nor writes.
     """
+    out = _series_progress(series, key_freqs, cache)
+    out["key_share"] = key_share(series, [int(k) for k in out["key_freqs"]])
+    return out
+
+
+def key_share(series: Series, key_freqs: list[int]) -> np.ndarray:
+    """The key frequencies' share of the embedding's squared per-frequency norms at every checkpoint [R].
+
+    Unlike the count of key frequencies (which needs a frequency to stand 10× above the median), this
+    rises smoothly through the plateau: the hidden progress in the embedding. Cheap (one batched
+    product over W_E), so it is computed on load rather than cached.
+    """
+    p = series.model_cfg.p
+    norms = freq_norms(basis_tensor(p) @ series.stacked("embed.W_E", torch.float64)[:, :p])  # [R, n_freq]
+    return np.array([share_of(n, key_freqs) for n in norms])
+
+
+def _series_progress(series: Series, key_freqs: list[int] | None, cache: bool) -> dict[str, np.ndarray]:
     if cache:
         # The folder's file is checked by content too: a Series opened before the extra was added
         # does not list it, and a stale one (other steps, older code) is rejected by `_load`.
