@@ -672,23 +672,25 @@ def progress_losses(prog: dict, metrics: dict, step: int, spans) -> Figure:
 
 
 def progress_panels(prog: dict, step: int, spans) -> Figure:
-    """Sum of squared weights, Gini of the embedding's frequency norms and the key frequencies' share of it
-    (their count where the share is missing), side by side."""
-    panels = [("sum_sq_weights", "Sum of squared weights", "Σ w²", "#444444"),
-              ("gini", "Gini of the embedding's frequencies", "Gini (1: concentrated)", RESTRICTED),
-              ("key_share", "Key frequencies' share of W_E", "share of Σ norm²", EXCLUDED) if "key_share" in prog
-              else ("n_key_freqs", "Number of key frequencies", "key frequencies", EXCLUDED)]
-    gap = 0.1  # room for the middle and right panels' axis titles
-    w = (1 - gap * 2) / 3
+    """Sum of squared weights, Gini of the embedding's frequency norms, the key frequencies' share of it (where
+    given) and their count, side by side."""
+    panels = [("sum_sq_weights", "Sum of squared<br>weights", "Σ w²", "#444444"),
+              ("gini", "Gini of the embedding's<br>frequency norms", "Gini (1: concentrated)", RESTRICTED),
+              ("key_share", "Key frequencies'<br>share of the embedding", "share of Σ norm²", EXCLUDED),
+              ("n_key_freqs", "Key frequencies standing<br>out (10× the median)", "count", "#7a5195")]
+    panels = [pn for pn in panels if pn[0] in prog]
+    n_p = len(panels)
+    gap = 0.09  # room for the panels' axis titles
+    w = (1 - gap * (n_p - 1)) / n_p
     data, shapes, ann = [], [], []
-    layout = {"title": _title("Weights, frequency concentration and key frequencies", step), "height": 330,
-              "margin": {"l": 55, "r": 20, "t": 80, "b": 50}, "showlegend": False, "hoverlabel": {"namelength": -1}}
+    layout = {"title": _title("Weights, frequency concentration and key frequencies", step), "height": 350,
+              "margin": {"l": 55, "r": 20, "t": 100, "b": 50}, "showlegend": False, "hoverlabel": {"namelength": -1}}
     for n, (key, name, ytitle, color) in enumerate(panels):
         ax = "" if n == 0 else str(n + 1)
         data.append(_line(prog["step"], prog[key], name, color, hover="step %{x}<br>%{y:.4g}<extra></extra>",
                           xaxis=f"x{ax}", yaxis=f"y{ax}"))
         d0 = n * (w + gap)
-        layout[f"xaxis{ax}"] = {"domain": [d0, d0 + w], "anchor": f"y{ax}", "title": {"text": "training step"}}
+        layout[f"xaxis{ax}"] = {"domain": [d0, min(1.0, d0 + w)], "anchor": f"y{ax}", "title": {"text": "training step"}}
         layout[f"yaxis{ax}"] = {"anchor": f"x{ax}", "title": {"text": ytitle},
                                 **({"tickformat": ".0%", "range": [0, 1]} if key == "key_share" else {})}
         marks, _ = _phase_marks(spans, step, label_phases=False)
