@@ -430,7 +430,8 @@ def surface_heatmap(surface: np.ndarray, title: str, step: int | None, colorbar:
 
 
 def _grid_3d(p: int, stride: int | None, order: np.ndarray | None, k: int | None):
-    """Which values of x (and y) a 3-D surface draws, at which positions, and the axis titles.
+    """Which values of x (and y) a 3-D surface draws, at which positions, the axis titles, and the trace's
+    hover fields (the real x and y when the positions are reordered).
 
     About 40 per side by default (every `stride`-th): WebGL in a software-rendered browser is slow, and
     38×38 points draw in ~60% of the time of 57×57 (the heatmap shows every value). Sampled in x order a
@@ -442,8 +443,10 @@ def _grid_3d(p: int, stride: int | None, order: np.ndarray | None, k: int | None
     pos = np.arange(0, p, stride)
     vals = pos if order is None else np.asarray(order)[pos]
     axis = ("x", "y") if order is None else (f"{k}·x mod {p}", f"{k}·y mod {p}")
-    text = None if order is None else [[f"x = {vx}, y = {vy}" for vx in vals] for vy in vals]
-    return pos, vals, axis, text
+    if order is None:
+        return pos, vals, axis, {"x": pos, "y": pos, "hovertemplate": "x = %{x}, y = %{y}"}
+    text = [[f"x = {vx}, y = {vy}" for vx in vals] for vy in vals]
+    return pos, vals, axis, {"x": pos, "y": pos, "text": text, "hovertemplate": "%{text}"}
 
 
 def _scene(axis: tuple[str, str], ztitle: str, **z) -> dict:
@@ -455,14 +458,13 @@ def _scene(axis: tuple[str, str], ztitle: str, **z) -> dict:
 def surface_3d(surface: np.ndarray, title: str, step: int, ztitle: str = "activation", stride: int | None = None,
                order: np.ndarray | None = None, k: int | None = None) -> Figure:
     """The surface in 3-D, about 40 values of x and y per side, in x order or ordered by k·x mod p (_grid_3d)."""
-    pos, vals, axis, text = _grid_3d(surface.shape[0], stride, order, k)
+    _, vals, axis, xy = _grid_3d(surface.shape[0], stride, order, k)
     surface = surface[np.ix_(vals, vals)]
     signed = bool(surface.min() < 0)
-    where = "x = %{x}, y = %{y}" if text is None else "%{text}"
-    data = [{"type": "surface", "z": surface.T, "x": pos, "y": pos, **({"text": text} if text else {}),
+    data = [{"type": "surface", "z": surface.T, **xy,
              "colorscale": DIVERGING if signed else SEQUENTIAL, **({"cmid": 0} if signed else {}),
              "colorbar": {"title": {"text": ztitle}},
-             "hovertemplate": where + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}]
+             "hovertemplate": xy["hovertemplate"] + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}]
     layout = {"title": _title(title, step), "height": 520, "margin": {"l": 0, "r": 0, "t": 60, "b": 0},
               # uirevision keeps the camera the student set when the step (and so the data) changes
               "uirevision": "keep", "scene": _scene(axis, ztitle)}
@@ -477,16 +479,15 @@ def surface_3d_animated(frames: list[tuple[int, np.ndarray]], title: str, ztitle
     changes, and plotly animates it in the browser: the camera the student set survives both.
     Values drawn and their order as surface_3d.
     """
-    pos, vals, axis, text = _grid_3d(frames[0][1].shape[0], stride, order, k)
+    _, vals, axis, xy = _grid_3d(frames[0][1].shape[0], stride, order, k)
     zs = [np.round(s[np.ix_(vals, vals)].T.astype(np.float64), 4) for _, s in frames]
     lim = max(float(np.abs(z).max()) for z in zs) or 1.0
     signed = any(float(z.min()) < 0 for z in zs)
     last = len(frames) - 1
-    where = "x = %{x}, y = %{y}" if text is None else "%{text}"
-    trace = {"type": "surface", "z": zs[last].tolist(), "x": pos, "y": pos, **({"text": text} if text else {}),
+    trace = {"type": "surface", "z": zs[last].tolist(), **xy,
              "colorscale": DIVERGING if signed else SEQUENTIAL, "cmin": -lim if signed else 0, "cmax": lim,
              "colorbar": {"title": {"text": ztitle}},
-             "hovertemplate": where + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}
+             "hovertemplate": xy["hovertemplate"] + "<br>" + ztitle + " = %{z:.3f}<extra></extra>"}
     anim = {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}
     slider = {"active": last, "currentvalue": {"prefix": "step "}, "pad": {"t": 30},
               "steps": [{"label": str(st), "method": "animate", "args": [[str(st)], anim]} for st, _ in frames]}

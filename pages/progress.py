@@ -1,9 +1,9 @@
 """View 9: progress measures over all checkpoints (restricted/excluded loss, weights, Gini), current step marked."""
 
-import numpy as np
 import streamlit as st
 
 from grok_core import plots
+from grok_core.analysis import progress
 from ui import cache, view
 
 sel = view.current()
@@ -17,9 +17,8 @@ view.explain(
     "on the Fourier algorithm long before test accuracy shows it. Weight decay shrinks the weights (sum of squares) "
     "and the embedding concentrates on the key frequencies: their share of it climbs all through the plateau."
 )
-i = int(np.searchsorted(prog["step"], sel.step).clip(0, len(prog["step"]) - 1))
-r, e, t = (float(prog[k][i]) for k in ("restricted_loss", "excluded_loss", "test_loss"))
-j = int(np.argmin(prog["excluded_loss"][: i + 1]))  # the excluded loss's low point so far
+at = progress.reading_at(prog, sel.step)
+r, e, t = at["restricted_loss"], at["excluded_loss"], at["test_loss"]
 now = f"At step {sel.step:,}: restricted loss {r:.3g}, excluded loss {e:.3g}, test loss {t:.3g}. "
 if r < 0.1 and t > 1:
     now += ("The key-frequency part of the output alone would already answer the unseen sums; in the whole model "
@@ -28,9 +27,9 @@ elif r < 0.1:
     now += "The algorithm has taken over: without the key frequencies the model fails even on its training sums."
 else:
     now += "The key frequencies alone do not answer the sums yet."
-if e > 10 * prog["excluded_loss"][j] and j < i:
-    now += (f" Since step {int(prog['step'][j]):,} the excluded loss has risen "
-            f"{e / prog['excluded_loss'][j]:,.0f}-fold: the training sums need the key frequencies more and more.")
+if at["rise"] > 10:
+    now += (f" Since step {at['low_step']:,} the excluded loss has risen {at['rise']:,.0f}-fold: the training sums "
+            "need the key frequencies more and more.")
 st.markdown(now)
 view.chart(plots.progress_losses(prog, sel.series.metrics, sel.step, spans), "progress-losses")
 view.chart(plots.progress_panels(prog, sel.step, spans), "progress-panels")

@@ -19,17 +19,16 @@ neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showc
 waves = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons]
 
 wp = view.WavePurity(waves)
-mean, freq = wp.mean, wp.freq
 say = view.by_level(
-    mean,
-    f"The curves are still mostly ragged: the strongest single frequency carries only {mean:.0%} of a neuron's "
+    wp.mean,
+    f"The curves are still mostly ragged: the strongest single frequency carries only {wp.mean:.0%} of a neuron's "
     f"variation on average (legend; a pure wave is 100%, noise about {wp.noise:.0%}). "
     + {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
        "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the noise "
                           "although test accuracy has hardly moved."}.get(sel.phase, ""),
-    f"Waves are rising out of the noise: {freq} carries {mean:.0%} of a neuron's variation on average (legend; 100% "
+    f"Waves are rising out of the noise: {wp.freq} carries {wp.mean:.0%} of a neuron's variation on average (legend; 100% "
     "is a pure wave). " + {"cleanup": "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, ""),
-    f"Each neuron traces a clean wave: {freq} carries {mean:.0%} of its variation on average, a cosine of "
+    f"Each neuron traces a clean wave: {wp.freq} carries {wp.mean:.0%} of its variation on average, a cosine of "
     f"2π·k·y/{p} clipped at zero by the ReLU. The network computes with sines and cosines of its inputs.",
 )
 view.explain(

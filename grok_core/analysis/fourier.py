@@ -153,7 +153,7 @@ def wave_purity(waves) -> tuple[np.ndarray, np.ndarray]:
     """How close each wave (a column of [p(y), n]) is to one pure wave over y.
 
     Returns (k [n]: its strongest frequency, frac [n]: the share of its variance about its mean
-    that frequency carries; 1 is a pure cosine, about 2/(p-1) is noise). A flat wave gets k 0, frac 0.
+    that frequency carries; 1 is a pure cosine, white noise gets noise_share). A flat wave gets k 0, frac 0.
     A ReLU clips a wave, which moves variance to harmonics: max(cos, 0) keeps 84% in its frequency.
     """
     energy = wave_spectrum(waves)[0]

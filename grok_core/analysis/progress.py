@@ -223,6 +223,16 @@ def key_share(series: Series, key_freqs: list[int]) -> np.ndarray:
     return np.array([share_of(n, key_freqs) for n in norms])
 
 
+def reading_at(prog: dict, step: int) -> dict[str, float]:
+    """The measures at the checkpoint nearest at or after `step`, and how far the excluded loss has risen
+    since its lowest point so far (low_step, rise = excluded / its minimum; rise 1 at the minimum itself)."""
+    i = int(np.searchsorted(prog["step"], step).clip(0, len(prog["step"]) - 1))
+    j = int(np.argmin(prog["excluded_loss"][: i + 1]))
+    out = {k: float(prog[k][i]) for k in ("restricted_loss", "excluded_loss", "test_loss")}
+    low = float(prog["excluded_loss"][j])
+    return {**out, "low_step": int(prog["step"][j]), "rise": out["excluded_loss"] / low if low > 0 else 1.0}
+
+
 def _series_progress(series: Series, key_freqs: list[int] | None, cache: bool) -> dict[str, np.ndarray]:
     if cache:
         # The folder's file is checked by content too: a Series opened before the extra was added
