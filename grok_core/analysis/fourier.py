@@ -174,10 +174,10 @@ def share_of(norms, ks) -> float:
 
 
 def neuron_key_frequencies(grid, min_frac: float = 0.5, min_share: float = 0.02) -> list[int]:
-    """Key frequencies from clustering neurons by their best frequency (Nanda et al.).
+    """Key frequencies from clustering neurons by their best frequency (Nanda et al. cluster the post-activations).
 
-    A frequency is key if at least `min_share` of the neurons are well explained (> min_frac) by
-    it; ordered by how much neuron variance the cluster carries.
+    A frequency is key if at least `min_share` of the neurons are well explained (> min_frac of their
+    variance) by it; ordered by how much neuron variance the cluster carries.
     """
     energy, total = freq_energy_2d(grid)
     best_k, frac = _best_frequency(energy, total)
@@ -191,12 +191,12 @@ def neuron_key_frequencies(grid, min_frac: float = 0.5, min_share: float = 0.02)
 def key_frequencies(params, cfg: ModelConfig, cache=None) -> list[int]:
     """Key frequencies of a checkpoint, most important first.
 
-    With a grid cache the neurons decide (clusters of neurons sharing a frequency in their
-    pre-activations, as in Nanda et al.); otherwise, or if no cluster forms, the frequencies that
-    stand out in the embedding.
+    With a grid cache the neurons decide: clusters of neurons whose activations (after the ReLU,
+    `blocks.0.mlp.hook_post`, as Nanda et al. cluster them) share one frequency. Without one, or if no
+    cluster forms, the frequencies that stand out in the embedding (`key_freqs_from_norms`).
     """
     if cache is not None:
-        ks = neuron_key_frequencies(cache["blocks.0.mlp.hook_pre"].reshape(cfg.p, cfg.p, -1))
+        ks = neuron_key_frequencies(cache["blocks.0.mlp.hook_post"].reshape(cfg.p, cfg.p, -1))
         if ks:
             return ks
     return key_freqs_from_norms(embedding_freq_norms(params, cfg))

@@ -1,22 +1,24 @@
 """Progress measures (Nanda et al. 2023): hidden progress while test loss is still flat.
 
-The algorithm's output is a sum over key frequencies k of cos(w_k(x + y − c)) for every answer c
-(w_k = 2πk/p). Over the p×p×p cube of logits L[x, y, c] those are the directions that depend only
-on d = (x + y − c) mod p, and projecting onto them is cheap: average L over each of the p level
-sets of d (p² cells each) to get m[d], then take the cos/sin coefficients of m at frequency k.
+The paper's definitions (its code: `calculate_trig_loss`, `get_component_cos_xpy` / `get_component_sin_xpy`
+in mechanistic-interpretability-grokking/progress-measures-paper), float64 throughout:
 
-- restricted loss: logits replaced by their key-frequency components only, on all p² problems —
-  low once the algorithm carries the answer (what is constant over c per problem does not matter
-  to softmax, so nothing else is needed);
-- excluded loss: logits with those components removed, on the train set — rises as the model
+- for each key frequency k (w_k = 2πk/p), the two unit vectors cos(w_k(x + y)) and sin(w_k(x + y)) over
+  the p×p grid of problems; each answer's logit column (a vector over the grid) is projected onto them,
+  and the sum over the key frequencies is the "trig" part of the logits;
+- restricted loss: cross-entropy of (trig part + each answer's mean logit over the grid) over all p²
+  problems — low once the algorithm alone carries the answer;
+- excluded loss: cross-entropy of (logits − trig part) over the train problems — rises as the model
   stops memorising and leans on the algorithm, before test loss falls;
-- excluded loss per key frequency (each one removed alone), sum of squared weights, Gini
-  coefficient of the embedding's per-frequency norms, number of key frequencies (of that checkpoint).
+- excluded loss per key frequency (the paper's `calculate_excluded_loss`: each one removed alone), sum
+  of squared weights, Gini coefficient of the embedding's per-frequency norms, and the number of
+  frequencies standing out in the embedding (of that checkpoint).
 
-Key frequencies are the final checkpoint's, as in the paper. For a whole series this is one
-batched pass (checkpoints stacked on a leading run dimension through `model.grid_forward`, the
-model on the whole grid), cached beside the series as the extra "progress", or in a user cache
-dir where the series folder is not writable.
+For subtraction the same is done with x − y: the directions are cos/sin(w_k a) for the answer a.
+Key frequencies are the final checkpoint's, as in the paper. For a whole series this is one batched
+pass (checkpoints stacked on a leading run dimension through `model.grid_forward`, the model on the
+whole grid), cached beside the series as the extra "progress", or in a user cache dir where the
+series folder is not writable.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ..series import JSON_NAME, Series, add_extra, atomic_save_tensors
 from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies, share_of
 
 EXTRA_NAME = "progress"
-VERSION = "2"  # bump when a measure's definition changes: cached results are then recomputed
+VERSION = "3"  # bump when a measure's definition changes: cached results are then recomputed (3: the paper's trig loss)
 MEASURES = ("restricted_loss", "excluded_loss", "train_loss", "test_loss", "sum_sq_weights", "gini", "n_key_freqs")
 
 
@@ -50,35 +52,56 @@ def gini(values: torch.Tensor) -> torch.Tensor:
     return ((2 * i - n - 1) * x).sum(-1) / (n * x.sum(-1).clamp_min(1e-300))
 
 
-def by_offset(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
-    """Logits re-indexed by d = (answer − c) mod p: G[..., i, d] = logits[..., i, (answer_i − d) mod p].
+def trig_directions(p: int, key_freqs: list[int], operation: str = "add") -> torch.Tensor:
+    """Unit vectors over the grid [n_key, 2, p*p]: cos(w_k(x + y)), sin(w_k(x + y)) for each key frequency k.
 
-    logits [..., n, p], answer [n]. Column 0 is the correct answer's logit. Each row is only
-    permuted, so softmax losses are unchanged, and the algorithm's directions cos/sin(w_k d)
-    become the same vector for every problem.
+    The paper's get_component_cos_xpy / sin_xpy directions ((cos x cos y − sin x sin y)/√2 in the 2-D
+    Fourier basis, and its sine partner); they depend on x + y only through the answer (x + y) mod p.
     """
-    p = logits.shape[-1]
-    cols = (answer[:, None] - torch.arange(p)[None, :]) % p  # [n, p]
-    return logits.gather(-1, cols.expand(*logits.shape[:-2], -1, -1))
+    a = make_labels(p, operation).double()  # [p*p]
+    w = 2 * torch.pi * torch.tensor(key_freqs, dtype=torch.float64)[:, None] / p  # [n_key, 1]
+    V = torch.stack([torch.cos(w * a), torch.sin(w * a)], dim=1)  # [n_key, 2, p*p]
+    return V / V.norm(dim=-1, keepdim=True)
 
 
-def algorithm_components(G: torch.Tensor) -> torch.Tensor:
-    """Each frequency's part of the logits as a function of d: [R, n_freq, p], row k-1 = a_k cos(w_k d) + b_k sin(w_k d).
+def trig_parts(logits: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """Coefficients of every answer's logit column on each direction: [R, n_key, 2, p].
 
-    G [R, p*p, p] from `by_offset` over all problems. The projection of the logit cube onto the
-    functions of d is the mean over each level set (p² cells each), i.e. the mean over problems.
+    logits [R, p*p, p]; the part of frequency k on problems `rows` is einsum(V[k][:, rows], coefs[:, k]).
     """
-    R, _, p = G.shape
-    m = G.double().mean(1)  # [R, p]
-    B = basis_tensor(p)  # [p, p]: rows const, cos 1, sin 1, ...
-    cs = (m @ B.T)[:, 1:].reshape(R, -1, 2)  # [R, n_freq, (cos, sin)]: m in the orthonormal basis
-    return torch.einsum("rkt,ktd->rkd", cs, B[1:].reshape(-1, 2, p))  # [R, n_freq, p]
+    return torch.einsum("ktn,rnc->rktc", V, logits.double())
 
 
-def _nll(G: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy in float64 of offset-indexed logits [..., n, p] (correct answer at column 0): [...]."""
-    G = G.double()
-    return (G.logsumexp(-1) - G[..., 0]).mean(-1)
+def _on(V: torch.Tensor, coefs: torch.Tensor, rows=slice(None)) -> torch.Tensor:
+    """Each key frequency's part of the logits on the problems `rows`: [n_key, R, n_rows, p]."""
+    return torch.einsum("ktn,rktc->krnc", V[..., rows], coefs)
+
+
+def cross_entropy(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in float64 of logits [..., n, p] against the answers [n]: [...]."""
+    L = logits.double()
+    correct = L.gather(-1, answer.expand(*L.shape[:-1])[..., None])[..., 0]
+    return (L.logsumexp(-1) - correct).mean(-1)
+
+
+def trig_losses(logits: torch.Tensor, answer: torch.Tensor, train: torch.Tensor, key_freqs: list[int],
+                operation: str = "add") -> dict[str, torch.Tensor]:
+    """The paper's restricted and excluded loss of logits [R, p*p, p] (answers [p*p], train mask [p*p]).
+
+    restricted_loss [R] over all problems, excluded_loss [R] and excluded_loss_per_freq [R, n_key] over
+    the train problems (see the module docstring).
+    """
+    logits = logits.double()
+    V = trig_directions(logits.shape[-1], list(key_freqs), operation)  # [n_key, 2, p*p]
+    coefs = trig_parts(logits, V)  # [R, n_key, 2, p]
+    trig = _on(V, coefs).sum(0)  # [R, p*p, p]
+    per_freq = _on(V, coefs, train)  # [n_key, R, n_train, p]
+    L_train = logits[:, train]  # [R, n_train, p]
+    return {
+        "restricted_loss": cross_entropy(trig + logits.mean(1, keepdim=True), answer),
+        "excluded_loss": cross_entropy(L_train - per_freq.sum(0), answer[train]),
+        "excluded_loss_per_freq": cross_entropy(L_train - per_freq, answer[train]).T,  # [R, n_key]
+    }
 
 
 @torch.no_grad()
@@ -92,22 +115,10 @@ def batch_progress(params: dict[str, torch.Tensor], cfg: ModelConfig, train_mask
     R = params["embed.W_E"].shape[0]
     answer = make_labels(p, operation)  # [p*p]
     train = torch.from_numpy(np.asarray(train_mask, dtype=bool))
-    logits = grid_forward(params, cfg)  # [R, p*p, p]: forward_last on every problem, batched over runs
-    G = by_offset(logits, answer).double()  # [R, p*p, p]
-    comps = algorithm_components(G)  # [R, n_freq, p]
-    keys = [k - 1 for k in key_freqs]
-    key_part = comps[:, keys].sum(1, keepdim=True)  # [R, 1, p]: the same for every problem
-    G_train = G[:, train]  # [R, n_train, p]
-    # The train-set variants in one stack (few large ops): as is, all key frequencies removed, each one removed.
-    removed = torch.cat([torch.zeros_like(key_part), key_part, comps[:, keys]], dim=1).transpose(0, 1)  # [2 + n_key, R, p]
-    on_train = _nll(G_train - removed[:, :, None, :])  # [2 + n_key, R]
-    out = {
-        "restricted_loss": _nll(key_part),  # every problem has the same restricted logits
-        "excluded_loss": on_train[1],
-        "train_loss": on_train[0],
-        "test_loss": _nll(G[:, ~train]),
-        "excluded_loss_per_freq": on_train[2:].T,  # [R, n_key]
-    }
+    logits = grid_forward(params, cfg).double()  # [R, p*p, p]: forward_last on every problem, batched over runs
+    out = {"train_loss": cross_entropy(logits[:, train], answer[train]),
+           "test_loss": cross_entropy(logits[:, ~train], answer[~train]),
+           **trig_losses(logits, answer, train, key_freqs, operation)}
     out["sum_sq_weights"] = sum(v.double().pow(2).reshape(R, -1).sum(1) for v in params.values())
     norms = freq_norms(basis_tensor(p) @ params["embed.W_E"][:, :p].double())  # [R, n_freq]
     out["gini"] = gini(torch.from_numpy(norms))
