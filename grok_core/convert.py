@@ -17,13 +17,21 @@ Two formats are understood:
   TransformerLens layout (plus zero attention/unembed biases, which are dropped).
 
 Files are read with `torch.load(weights_only=True)` only: tensors, numbers, strings, lists and
-dicts. A file that pickles anything else (a config object, a numpy scalar) is refused, never
-unpickled. Checkpoint steps are the epoch numbers the source file records.
+dicts, plus exactly what the demo's own file needs: its pickled `HookedTransformerConfig` is rebuilt
+as a `PickledConfig` (an inert record of the fields; transformer_lens is never imported), and numpy
+scalars and dtypes are allowed the way torch's documentation describes. Anything else pickled in a
+file is refused, never unpickled.
+
+Checkpoints are labelled by the number of optimizer updates their weights have had (as this
+project's own training labels them: step 0 is the initialisation). Both sources save a checkpoint
+after that epoch's optimizer step (Nanda's `Trainer.save_epoch` after `do_a_training_step`, ARENA's
+`full_run_data.pth` made with it; the demo's loop after `optimizer.step()`), so "epoch e" becomes step
+e + 1; `meta["source"]["step_label"]` says how the file labelled them.
 
 Metrics in the converted series are recomputed from the weights at every checkpoint in this
 project's convention (answers 0..p-1, float64 loss); the file's own loss curves are kept as the
 extra "source_curves", and `meta["source"]["loss_check"]` records how well the recomputed loss
-matches them (a check on the rebuilt split and on the step alignment).
+matches them (a check on the rebuilt split and on the step labels).
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from .data import labels as make_labels
 from .model import forward_last
 from .series import JSON_NAME, Series, SeriesWriter, add_extra
 
-FORMATS = ("nanda_full_run", "tl_demo")
+FORMATS = ("nanda_full_run", "tl_demo")  # the converters' names: see CONVERTERS, detect_format
 PARAM_NAMES = tuple(ModelConfig().param_shapes())
 # Buffers and always-zero biases that carry no information for this architecture.
 _IGNORED_SUFFIXES = (".mask", ".IGNORE")
@@ -62,6 +70,48 @@ class ConvertError(Exception):
 
 
 # -- loading ------------------------------------------------------------------------------------
+class PickledConfig:
+    """An inert stand-in for a pickled config object: it only records the fields it was saved with.
+
+    Unpickling builds it with `object.__new__` and hands it the saved field dict; no code of the
+    original class (e.g. transformer_lens's HookedTransformerConfig) runs or is imported.
+    """
+
+    def __setstate__(self, state) -> None:
+        parts = state if isinstance(state, tuple) else (state,)  # (dict, slots) for classes with __slots__
+        for part in parts:
+            if isinstance(part, dict):
+                self.__dict__.update({str(k): v for k, v in part.items()})
+
+    def fields(self) -> dict:
+        """The recorded fields as plain Python values (numpy scalars as numbers, dtypes as strings)."""
+        return {k: _plain(v) for k, v in vars(self).items()}
+
+
+def _plain(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (torch.dtype, np.dtype)):
+        return str(v)
+    return v
+
+
+# Where transformer_lens has kept HookedTransformerConfig: 3.x, and 1.x / 2.x.
+CONFIG_CLASSES = ("transformer_lens.config.hooked_transformer_config.HookedTransformerConfig",
+                  "transformer_lens.HookedTransformerConfig.HookedTransformerConfig")
+_NUMERIC = (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+            np.float16, np.float32, np.float64, np.complex64, np.complex128)
+
+
+def _safe_globals() -> list:
+    """What torch.load(weights_only=True) may build besides its defaults: the config record, numpy scalars
+    and dtypes (torch's documented allowlist for them: the scalar constructor, np.dtype and the DType classes)."""
+    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    allowed = [(PickledConfig, name) for name in CONFIG_CLASSES]
+    allowed += [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype]
+    return allowed + [type(np.dtype(t)) for t in _NUMERIC if type(np.dtype(t)) is not np.dtype]
+
+
 def load_torch_file(path) -> dict:
     """torch.load with weights_only=True (memory-mapped when the file allows); refuse anything else."""
     path = Path(path)
@@ -69,7 +119,8 @@ def load_torch_file(path) -> dict:
         raise ConvertError(f"{path}: no such file")
     mmap = zipfile.is_zipfile(path)  # the legacy (pre-1.6) format cannot be memory-mapped
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        with torch.serialization.safe_globals(_safe_globals()):
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         raise ConvertError(_refusal(path, e)) from None
     except Exception as e:  # not a torch file at all, truncated, ...
@@ -81,8 +132,10 @@ def load_torch_file(path) -> dict:
 
 def _refusal(path: Path, err: Exception) -> str:
     text = str(err)
+    known = {name for name in CONFIG_CLASSES} | {"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+                                                  "numpy.dtype"}
     try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        names = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(path) if n not in known]
     except Exception:  # legacy format: read the name off the error
         names = re.findall(r"Unsupported global: GLOBAL ([\w.]+)", text)
     if not names:
@@ -95,7 +148,7 @@ def _refusal(path: Path, err: Exception) -> str:
     )
 
 
-def detect_format(data: dict) -> str:
+def _format_of(data: dict) -> str:
     keys = set(data)
     if {"state_dicts", "epochs"} <= keys:
         return "nanda_full_run"
@@ -105,6 +158,20 @@ def detect_format(data: dict) -> str:
         f"unrecognised checkpoint file: top-level keys {sorted(map(str, keys))[:12]}; expected "
         "Nanda/ARENA (state_dicts, epochs, ...) or TransformerLens demo (checkpoints, checkpoint_epochs, ...)"
     )
+
+
+def detect_format(source) -> str:
+    """Which converter a file needs ("nanda_full_run" or "tl_demo"): a path (read with weights_only) or its loaded dict.
+
+    Raises ConvertError (with a message for people) for unreadable, refused or unrecognised files.
+    """
+    if isinstance(source, dict):
+        return _format_of(source)
+    data = load_torch_file(source)
+    try:
+        return _format_of(data)
+    except ConvertError as e:
+        raise ConvertError(f"{source}: {e}") from None
 
 
 # -- parameter layouts --------------------------------------------------------------------------
@@ -190,18 +257,30 @@ def params_from_nanda(sd: dict, cfg: ModelConfig, where: str = "Nanda state dict
     return out
 
 
+# HookedTransformerConfig fields whose other values would make a different network than ours.
+_TL_SAME = {"n_layers": 1, "normalization_type": None, "attn_only": False, "positional_embedding_type": "standard",
+            "gated_mlp": False, "parallel_attn_mlp": False, "use_attn_scale": True, "attention_dir": "causal",
+            "post_embedding_ln": False, "final_rms": False, "attn_scores_soft_cap": -1.0, "output_logits_soft_cap": -1.0}
+
+
+_TL_RECORDED = ("d_model", "d_head", "n_heads", "d_mlp", "d_vocab", "d_vocab_out", "n_ctx", "n_layers", "act_fn",
+                "attn_scale", "seed", "dtype", "init_mode", *_TL_SAME)
+
+
 def tl_config(sd: dict, config: dict | None = None) -> ModelConfig:
-    """Sizes read off a TransformerLens state dict (checked against the demo's config dict)."""
+    """Sizes read off a TransformerLens state dict, checked against the demo's config fields."""
     where = "TransformerLens state dict"
     config = config or {}
-    if int(config.get("n_layers", 1)) != 1:
-        raise ConvertError(f"{where}: n_layers = {config['n_layers']}; only one-layer models are supported")
-    if config.get("normalization_type") not in (None, "None"):
-        raise ConvertError(f"{where}: normalization_type {config['normalization_type']!r}; this model has no LayerNorm")
+    for k, want in _TL_SAME.items():
+        if k in config and config[k] != want and not (want is None and config[k] == "None"):
+            raise ConvertError(f"{where}: config {k} = {config[k]!r}; this one-layer model needs {want!r}")
     d_vocab, d_model = _tensor(sd, "embed.W_E", where).shape
     n_heads, _, d_head = _tensor(sd, "blocks.0.attn.W_Q", where).shape
     d_mlp = _tensor(sd, "blocks.0.mlp.W_in", where).shape[1]
     n_ctx = _tensor(sd, "pos_embed.W_pos", where).shape[0]
+    scale = config.get("attn_scale")
+    if scale is not None and abs(float(scale) - d_head**0.5) > 1e-6 * d_head**0.5:
+        raise ConvertError(f"{where}: attn_scale {float(scale)} is not sqrt(d_head) = {d_head**0.5:g}")
     return _model_config(d_vocab - 1, d_model, n_heads, d_head, d_mlp, n_ctx, _act_from(config), where)
 
 
@@ -288,20 +367,23 @@ def _as_array(values, name: str) -> np.ndarray:
 def _loss_check(steps, recomputed: list[float], curve: np.ndarray) -> dict:
     """Median relative gap between the recomputed train loss at each checkpoint and the file's curve.
 
-    A checkpoint labelled epoch e may hold the weights before or after that epoch's update, so both
-    alignments (curve[e] and curve[e + 1]) are tried; a small gap confirms the rebuilt split.
+    Both sources record at index i the train loss taken before epoch i's update, i.e. of weights after i
+    updates: with checkpoints labelled by updates, curve[step] should match. curve[step - 1] (the file's
+    own epoch label) is tried too; a small gap there instead would mean the weights precede the update.
     """
     out = {}
     r = np.asarray(recomputed)
-    for offset in (0, 1):
+    for name, offset in (("curve[step]", 0), ("curve[step - 1]", -1)):
         i = np.asarray(steps) + offset
-        ok = i < len(curve)
+        ok = (i >= 0) & (i < len(curve))
         if ok.sum() == 0:
             continue
         rel = np.abs(curve[i[ok]] - r[ok]) / np.maximum(np.abs(curve[i[ok]]), 1e-12)
-        out[f"offset_{offset}"] = float(np.median(rel))
+        out[name] = float(np.median(rel))
     best = min(out.values()) if out else None
-    return {"median_rel_gap": out, "best": best, "consistent": best is not None and best < 1e-3}
+    consistent = best is not None and best < 1e-3
+    return {"median_rel_gap": out, "best": best, "consistent": consistent,
+            "labels_confirmed": consistent and out.get("curve[step]") == best}
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -373,12 +455,13 @@ def _write_series(
     return Series(out, verify=False)
 
 
-def _train_config(steps: list[int], frac: float, seed: int = 0, data_seed: int = 0, config: dict | None = None) -> TrainConfig:
+def _train_config(steps: list[int], frac: float, seed: int = 0, data_seed: int = 0, config: dict | None = None,
+                  warmup_steps: int = 10) -> TrainConfig:
     config = config or {}
     every = _stride(steps)
     kw = dict(
         operation="add", frac_train=frac, seed=seed, data_seed=data_seed, n_steps=max(1, int(steps[-1])),
-        schedule=((10**9, every),), metric_every=every, device="cpu",
+        schedule=((10**9, every),), metric_every=every, device="cpu", warmup_steps=warmup_steps,
     )
     for src, dst in (("lr", "lr"), ("weight_decay", "weight_decay"), ("wd", "weight_decay")):
         if isinstance(config.get(src), (int, float)):
@@ -398,32 +481,47 @@ def _steps(values, name: str) -> list[int]:
         raise ConvertError(f"{name}: empty; the file holds no checkpoints")
     if any(b <= a for a, b in zip(steps, steps[1:])):
         raise ConvertError(f"{name}: not strictly increasing")
+    if steps[0] < 0:
+        raise ConvertError(f"{name}: negative epoch {steps[0]}")
     return steps
+
+
+def _updates(epochs: list[int], key: str) -> tuple[list[int], str]:
+    """Epoch labels -> optimizer updates (see the module docstring), and the provenance line that says so."""
+    return [e + 1 for e in epochs], (f"{key}: epoch e, saved after that epoch's optimizer step; "
+                                     "step = e + 1 optimizer updates")
+
+
+def _config_dict(config) -> dict:
+    if isinstance(config, PickledConfig):
+        return config.fields()
+    return dict(config) if isinstance(config, dict) else {}
 
 
 def convert_nanda_full_run(data: dict, out, dtype: str = "float32", title: str | None = None,
                            progress: Progress | None = None, frac_train: float | None = None,
                            split_seed: int | None = None, source: dict | None = None) -> Series:
     """Nanda/ARENA `full_run_data.pth` (already loaded with weights_only) -> native series at `out`."""
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    sds, steps = data["state_dicts"], _steps(data["epochs"], "epochs")
-    if not isinstance(sds, (list, tuple)) or len(sds) != len(steps):
+    config = _config_dict(data.get("config"))
+    sds, epochs = data["state_dicts"], _steps(data["epochs"], "epochs")
+    if not isinstance(sds, (list, tuple)) or len(sds) != len(epochs):
         raise ConvertError(f"state_dicts ({len(sds) if isinstance(sds, (list, tuple)) else type(sds).__name__}) "
-                           f"and epochs ({len(steps)}) do not match")
+                           f"and epochs ({len(epochs)}) do not match")
+    steps, label = _updates(epochs, "epochs")
     cfg = nanda_config(sds[0], config)
     frac = float(frac_train if frac_train is not None else config.get("frac_train", 0.3))
     seed = int(split_seed if split_seed is not None else config.get("seed", 0))
     mask = nanda_split_mask(cfg.p, frac, seed)
 
     def load(i):
-        where = f"state_dicts[{i}] (epoch {steps[i]})"
+        where = f"state_dicts[{i}] (epoch {epochs[i]})"
         return params_from_nanda(sds[i], cfg, where), _tensor(sds[i], "unembed.W_U", where)
 
     curves = {"train_loss": _as_array(data.get("train_losses"), "train_losses"),
               "test_loss": _as_array(data.get("test_losses"), "test_losses")}
     note = {"kind": "mask", "rebuilt_from": f"Nanda: pairs (i, j, p) row-major, random.seed({seed}); random.shuffle; "
             f"first int({frac} * p^2) train", "frac_train": frac, "data_seed": seed}
-    src = {"format": "nanda_full_run", "step_label": "epoch as recorded in the file", **(source or {})}
+    src = {"format": "nanda_full_run", "step_label": label, **(source or {})}
     tcfg = _train_config(steps, frac, seed=int(config.get("seed", 0)) if config else 0, data_seed=seed, config=config)
     return _write_series(Path(out), cfg, steps, load, mask, tcfg, src, curves, dtype,
                          title or "Nanda et al. (2023) full run, converted", progress, note)
@@ -432,10 +530,11 @@ def convert_nanda_full_run(data: dict, out, dtype: str = "float32", title: str |
 def convert_tl_demo(data: dict, out, dtype: str = "float32", title: str | None = None,
                     progress: Progress | None = None, source: dict | None = None) -> Series:
     """TransformerLens grokking-demo file (already loaded with weights_only) -> native series at `out`."""
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    sds, steps = data["checkpoints"], _steps(data["checkpoint_epochs"], "checkpoint_epochs")
-    if not isinstance(sds, (list, tuple)) or len(sds) != len(steps):
+    config = _config_dict(data.get("config"))
+    sds, epochs = data["checkpoints"], _steps(data["checkpoint_epochs"], "checkpoint_epochs")
+    if not isinstance(sds, (list, tuple)) or len(sds) != len(epochs):
         raise ConvertError("checkpoints and checkpoint_epochs do not match")
+    steps, label = _updates(epochs, "checkpoint_epochs")
     cfg = tl_config(sds[0], config)
     for k in ("train_indices", "test_indices"):
         if k not in data:
@@ -443,34 +542,42 @@ def convert_tl_demo(data: dict, out, dtype: str = "float32", title: str | None =
     mask = mask_from_indices(data["train_indices"], data["test_indices"], cfg.p**2)
 
     def load(i):
-        where = f"checkpoints[{i}] (epoch {steps[i]})"
+        where = f"checkpoints[{i}] (epoch {epochs[i]})"
         return params_from_tl(sds[i], cfg, where), _tensor(sds[i], "unembed.W_U", where)
 
     curves = {"train_loss": _as_array(data.get("train_losses"), "train_losses"),
               "test_loss": _as_array(data.get("test_losses"), "test_losses")}
     note = {"kind": "mask", "rebuilt_from": "TransformerLens demo: train_indices / test_indices (index x*p + y)"}
-    src = {"format": "tl_demo", "step_label": "epoch as recorded in the file", **(source or {})}
-    tcfg = _train_config(steps, float(mask.mean()), seed=int(config.get("seed", 0) or 0), config=config)
+    src = {"format": "tl_demo", "step_label": label, **(source or {})}
+    if config:  # what the conversion relied on, as the file recorded it
+        src["config"] = {k: config[k] for k in _TL_RECORDED if isinstance(config.get(k), (int, float, str, bool))}
+    # The demo's AdamW runs without a learning-rate schedule: no warm-up.
+    tcfg = _train_config(steps, float(mask.mean()), seed=int(config.get("seed", 0) or 0), config=config, warmup_steps=0)
     return _write_series(Path(out), cfg, steps, load, mask, tcfg, src, curves, dtype,
                          title or "TransformerLens grokking demo, converted", progress, note)
 
 
+# Each format's converter, by the name detect_format gives (and manifest entries use).
+CONVERTERS: dict[str, Callable[..., Series]] = {"nanda_full_run": convert_nanda_full_run, "tl_demo": convert_tl_demo}
+
+
 def convert_file(path, out, format: str = "auto", dtype: str = "float32", title: str | None = None,
                  progress: Progress | None = None, source: dict | None = None) -> Series:
-    """Convert a Nanda/ARENA or TransformerLens-demo torch file into a native series folder `out`."""
+    """Convert a Nanda/ARENA or TransformerLens-demo torch file into a native series folder `out`.
+
+    format: "auto" (detect_format) or one of FORMATS, which the file must then be.
+    """
     if format not in ("auto", *FORMATS):
         raise ConvertError(f"unknown format {format!r} (auto, {', '.join(FORMATS)})")
     if progress is not None:
         progress(0, 1, f"reading {Path(path).name}")
     data = load_torch_file(path)
-    found = detect_format(data)
-    if format != "auto" and format != found:
-        raise ConvertError(f"{path}: looks like {found}, not {format}")
-    src = {"file": Path(path).name, **(source or {})}
     try:
-        if found == "nanda_full_run":
-            return convert_nanda_full_run(data, out, dtype=dtype, title=title, progress=progress, source=src)
-        return convert_tl_demo(data, out, dtype=dtype, title=title, progress=progress, source=src)
+        found = detect_format(data)
+        if format != "auto" and format != found:
+            raise ConvertError(f"looks like {found}, not {format}")
+        src = {"file": Path(path).name, **(source or {})}
+        return CONVERTERS[found](data, out, dtype=dtype, title=title, progress=progress, source=src)
     except ConvertError as e:
         raise ConvertError(f"{path}: {e}") from None
 

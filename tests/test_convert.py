@@ -10,13 +10,20 @@ from __future__ import annotations
 import math
 import pickle
 import random
+import subprocess
+import sys
+import textwrap
+import types
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_hub import hf_home as offline_hf_home  # noqa: F401  (a fixture: an offline temporary HF_HOME)
+from test_hub import put_in_cache
 
 from grok_core import cli
 from grok_core.config import ModelConfig
@@ -26,7 +33,11 @@ from grok_core.convert import (
     load_torch_file,
     nanda_split_mask,
 )
+from grok_core.hub import open_entry, parse_entry
 from grok_core.model import forward_last, run_with_cache
+from grok_core.series import Series
+
+REPO = Path(__file__).resolve().parents[1]
 
 CFG = ModelConfig(p=23, d_model=32, n_heads=4, d_head=8, d_mlp=48)
 STEPS = [0, 100, 200]
@@ -100,18 +111,19 @@ def all_tokens(p: int) -> torch.Tensor:
 def make_nanda_file(path, cfg: ModelConfig = CFG, steps=STEPS, extra: dict | None = None) -> dict:
     """A full_run_data.pth: state_dicts every 100 epochs, per-epoch train loss, per-10-epoch test loss.
 
-    The train loss at each checkpoint epoch is what Nanda's loss gives for that state dict on his
-    split, so the converter's loss check has something real to agree with.
+    As Nanda's Trainer records them: train_losses[e] is taken before epoch e's update and the state
+    dict saved at epoch e is taken after it, so train_losses[e + 1] is what Nanda's loss gives for the
+    state dict labelled e, on his split: the converter's loss check has something real to agree with.
     """
     sds = [nanda_state_dict(cfg, seed=s + 1) for s in steps]
     train, _ = nanda_gen_train_test(0.3, cfg.p, 0)
     tr_tokens = torch.tensor(train)
     tr_labels = (tr_tokens[:, 0] + tr_tokens[:, 1]) % cfg.p
     rng = np.random.default_rng(0)
-    train_losses = [float(x) for x in rng.uniform(1, 5, steps[-1] + 1)]
+    train_losses = [float(x) for x in rng.uniform(1, 5, steps[-1] + 2)]
     for e, sd in zip(steps, sds):
         logits = nanda_forward(sd, tr_tokens)[:, -1].to(torch.float64)
-        train_losses[e] = float(-logits.log_softmax(-1).gather(-1, tr_labels[:, None]).mean())
+        train_losses[e + 1] = float(-logits.log_softmax(-1).gather(-1, tr_labels[:, None]).mean())
     data = {"state_dicts": sds, "epochs": list(steps), "train_losses": train_losses,
             "test_losses": [float(x) for x in rng.uniform(1, 5, steps[-1] // 10 + 1)], "model": sds[-1]}
     data.update(extra or {})
@@ -193,10 +205,12 @@ def test_nanda_split_is_nandas():
 def test_nanda_conversion_matches_source_forward(tmp_path):
     data = make_nanda_file(tmp_path / "full_run_data.pth")
     s = convert_file(tmp_path / "full_run_data.pth", tmp_path / "series")
-    assert s.model_cfg == CFG and list(s.steps) == STEPS and s.complete
+    updates = [e + 1 for e in STEPS]  # epoch e is saved after its optimizer step: e + 1 updates
+    assert s.model_cfg == CFG and list(s.steps) == updates and s.complete
+    assert s.meta["source"]["step_label"].startswith("epochs: epoch e, saved after")
     tokens = all_tokens(CFG.p)
     x, y = tokens[:, 0], tokens[:, 1]
-    for step, sd in zip(STEPS, data["state_dicts"]):
+    for step, sd in zip(updates, data["state_dicts"]):
         want = nanda_forward(sd, tokens)[:, -1, : CFG.p]  # answers only: the "=" output is dropped
         params = s.params_at(step)
         torch.testing.assert_close(forward_last(params, s.model_cfg, x, y), want, rtol=1e-4, atol=1e-4)
@@ -205,8 +219,9 @@ def test_nanda_conversion_matches_source_forward(tmp_path):
     train, _ = nanda_gen_train_test(0.3, CFG.p, 0)
     assert set(np.flatnonzero(s.train_mask)) == {i * CFG.p + j for i, j, _ in train}
     check = s.meta["source"]["loss_check"]
-    assert check["consistent"] and check["median_rel_gap"]["offset_0"] < 1e-6
-    assert s.metrics["step"].tolist() == STEPS and 0 <= s.metrics["test_acc"][-1] <= 1
+    assert check["consistent"] and check["labels_confirmed"] and check["median_rel_gap"]["curve[step]"] < 1e-6
+    assert check["median_rel_gap"]["curve[step - 1]"] > 1e-3
+    assert s.metrics["step"].tolist() == updates and 0 <= s.metrics["test_acc"][-1] <= 1
     curves = s.extra_path("source_curves")
     assert curves is not None
 
@@ -240,9 +255,10 @@ def test_nanda_bad_shapes_refused(tmp_path):
 def test_tl_demo_conversion_matches_source_forward(tmp_path):
     data = make_tl_file(tmp_path / "grokking_demo.pth")
     s = convert_file(tmp_path / "grokking_demo.pth", tmp_path / "series", format="tl_demo")
-    assert s.model_cfg == CFG and list(s.steps) == [99, 199, 299]
+    assert s.model_cfg == CFG and list(s.steps) == [100, 200, 300]  # epoch e -> e + 1 updates
+    assert s.meta["source"]["step_label"].startswith("checkpoint_epochs: epoch e")
     tokens = all_tokens(CFG.p)
-    for step, sd in zip(data["checkpoint_epochs"], data["checkpoints"]):
+    for step, sd in zip(s.steps, data["checkpoints"]):
         want = tl_forward(sd, tokens)[:, -1]
         got = forward_last(s.params_at(step), s.model_cfg, tokens[:, 0], tokens[:, 1])
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
@@ -292,24 +308,24 @@ def test_pickled_objects_are_refused_not_run(tmp_path):
 
 
 @dataclass
-class HookedTransformerConfig:
-    """Stands in for transformer_lens's class of that name (a pickled config object)."""
+class OtherConfig:
+    """A config object of a class grok_core does not know (pickled as test_convert.OtherConfig)."""
 
     d_model: int = 32
 
 
-def test_tl_config_object_refused(tmp_path):
-    """The real demo pickles `model.cfg` (a HookedTransformerConfig object): refused with a way out."""
-    torch.save({"config": HookedTransformerConfig(), "checkpoints": [], "checkpoint_epochs": []}, tmp_path / "cfg.pth")
-    with pytest.raises(ConvertError, match="HookedTransformerConfig") as e:
+def test_unknown_config_object_refused(tmp_path):
+    torch.save({"config": OtherConfig(), "checkpoints": [], "checkpoint_epochs": []}, tmp_path / "cfg.pth")
+    with pytest.raises(ConvertError, match="OtherConfig") as e:
         convert_file(tmp_path / "cfg.pth", tmp_path / "out")
-    assert "re-save it with plain data" in str(e.value)
+    assert "re-save it with plain data" in str(e.value) and "weights_only=True" in str(e.value)
 
 
-def test_numpy_scalars_refused(tmp_path):
-    torch.save({"state_dicts": [], "epochs": [], "train_losses": [np.float64(1.0)]}, tmp_path / "np.pth")
-    with pytest.raises(ConvertError, match="refused"):
-        load_torch_file(tmp_path / "np.pth")
+def test_numpy_scalars_and_dtypes_are_read_as_data(tmp_path):
+    torch.save({"state_dicts": [], "epochs": [], "train_losses": [np.float64(1.5), np.float32(2.0)],
+                "dtype": np.dtype("float64"), "n": np.int64(3)}, tmp_path / "np.pth")
+    d = load_torch_file(tmp_path / "np.pth")
+    assert d["train_losses"] == [1.5, 2.0] and d["n"] == 3 and d["dtype"] == np.dtype("float64")
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
@@ -342,3 +358,100 @@ def test_cli_convert(tmp_path, capsys):
     assert "3 checkpoints" in capsys.readouterr().out
     assert cli.main(["convert", str(tmp_path / "f.pth"), str(tmp_path / "s"), "--quiet"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+# -- the TransformerLens demo's own file --------------------------------------------------------
+# Made with transformer-lens 3.9 and the demo's own training loop (tests/fixtures/README.md): its config is
+# a pickled HookedTransformerConfig holding numpy float64 fields, checkpoints at epochs 49, 99, ..., 299.
+DEMO_FILE = Path(__file__).parent / "fixtures" / "tl_grokking_demo.pth"
+
+
+@pytest.fixture(scope="module")
+def demo_series(tmp_path_factory):
+    return convert_file(DEMO_FILE, tmp_path_factory.mktemp("demo") / "series")
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch
+def test_demo_file_reads_without_transformer_lens():
+    """Read in a fresh interpreter: the config comes back as an inert record, transformer_lens never imported."""
+    code = textwrap.dedent(f"""
+        import sys
+        from grok_core.convert import PickledConfig, detect_format, load_torch_file
+        d = load_torch_file({str(DEMO_FILE)!r})
+        assert isinstance(d["config"], PickledConfig), type(d["config"])
+        f = d["config"].fields()
+        assert f["d_model"] == 128 and f["act_fn"] == "relu" and type(f["attn_scale"]) is float
+        assert d["checkpoint_epochs"] == [49, 99, 149, 199, 249, 299]
+        assert detect_format({str(DEMO_FILE)!r}) == "tl_demo"
+        assert not any(m.startswith("transformer_lens") for m in sys.modules)
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_demo_file_labels_and_split(demo_series):
+    s = demo_series
+    assert list(s.steps) == [50, 100, 150, 200, 250, 300]  # epoch e, saved after its optimizer step: e + 1 updates
+    assert s.meta["source"]["step_label"].startswith("checkpoint_epochs: epoch e, saved after")
+    check = s.meta["source"]["loss_check"]  # the file's train_losses[i] are of the weights after i updates
+    assert check["labels_confirmed"] and check["median_rel_gap"]["curve[step]"] < 1e-5
+    assert check["median_rel_gap"]["curve[step - 1]"] > 1e-3
+    g = torch.Generator().manual_seed(598)  # the README: torch.manual_seed(598); torch.randperm(p*p), 30% train
+    perm = torch.randperm(113 * 113, generator=g)
+    assert set(np.flatnonzero(s.train_mask)) == set(perm[: int(0.3 * 113 * 113)].tolist())
+    assert s.train_cfg.warmup_steps == 0 and s.meta["source"]["config"]["seed"] == 999
+    assert s.metrics["train_acc"][-1] == 1.0  # 300 epochs: the training sums are memorised
+
+
+@pytest.mark.slow  # importing transformer_lens takes ~30 s on two busy cores
+@pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated")
+def test_demo_file_gives_transformer_lens_logits(demo_series):
+    """The first and last converted checkpoints against TransformerLens's own HookedTransformer on the file's
+    weights, built from the file's own config, on all p² problems."""
+    tl = pytest.importorskip("transformer_lens")
+    d = torch.load(DEMO_FILE, weights_only=False)  # our own test fixture (see its README): trusted
+    model = tl.HookedTransformer(d["config"])
+    tokens = all_tokens(113)
+    for i in (0, -1):
+        step, sd = demo_series.steps[i], d["checkpoints"][i]
+        model.load_state_dict(sd)
+        with torch.no_grad():
+            want = model(tokens)[:, -1]  # [p*p, d_vocab_out]
+        got = forward_last(demo_series.params_at(int(step)), demo_series.model_cfg, tokens[:, 0], tokens[:, 1])
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_cli_converts_the_demo_file(tmp_path, capsys):
+    assert cli.main(["convert", str(DEMO_FILE), str(tmp_path / "s"), "--quiet"]) == 0
+    assert "6 checkpoints, steps 50..300" in capsys.readouterr().out
+    assert list(Series(tmp_path / "s").steps) == [50, 100, 150, 200, 250, 300]
+
+
+def test_demo_file_opens_as_a_hub_source(offline_hf_home):  # noqa: F811 (the fixture imported above)
+    """A manifest entry pointing at such a file on the Hub (here: already in the local Hub cache, offline)."""
+    put_in_cache(offline_hf_home / "hub", "someone/grokking-demo", {"grokking_demo.pth": DEMO_FILE})
+    entry = parse_entry({"id": "demo", "title": "Demo", "description": "d", "format": "tl_demo",
+                         "source": {"repo_id": "someone/grokking-demo", "files": ["grokking_demo.pth"]}})
+    s = open_entry(entry)
+    assert list(s.steps) == [50, 100, 150, 200, 250, 300] and s.meta["source"]["repo_id"] == "someone/grokking-demo"
+
+
+def test_malicious_pickle_under_the_config_name_is_refused(tmp_path, monkeypatch):
+    """A class pickled under transformer_lens's config name whose pickle calls a function: refused, never run."""
+    marker = tmp_path / "executed"
+    mod = types.ModuleType("transformer_lens.config.hooked_transformer_config")
+
+    class HookedTransformerConfig(_Touch):
+        pass
+
+    HookedTransformerConfig.__module__ = mod.__name__
+    mod.HookedTransformerConfig = HookedTransformerConfig
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    data = make_tl_file(tmp_path / "demo.pth")
+    data["config"] = HookedTransformerConfig(marker)
+    torch.save(data, tmp_path / "evil.pth")
+    with pytest.raises(ConvertError, match="refused. It pickles Python objects") as e:
+        load_torch_file(tmp_path / "evil.pth")
+    assert "Path" in str(e.value) and "weights_only=True" in str(e.value)
+    assert not marker.exists()

@@ -509,7 +509,7 @@ def test_converted_download_through_fake_hub(fake_hub, tmp_path):
                          "source": {"repo_id": "org/demo", "files": ["demo.pth"]}})
     msgs = []
     s = open_entry(entry, progress=lambda d, t, m: msgs.append((d, t, m)), endpoint=fake_hub.url)
-    assert list(s.steps) == [99, 199, 299]
+    assert list(s.steps) == [100, 200, 300]  # epoch e -> e + 1 optimizer updates (grok_core.convert)
     size = (tmp_path / "demo.pth").stat().st_size
     assert (size, size) in [(d, t) for d, t, m in msgs if m.startswith("downloading")]
     assert any(m.startswith("converting") for _, _, m in msgs)
