@@ -678,7 +678,7 @@ def progress_panels(prog: dict, step: int, spans) -> Figure:
     panels = [("sum_sq_weights", "Sum of squared<br>weights", "Σ w²", "#444444"),
               ("gini", "Gini of the embedding's<br>frequency norms", "Gini (1: concentrated)", RESTRICTED),
               ("key_share", "Key frequencies'<br>share of the embedding", "share of Σ norm²", EXCLUDED),
-              ("n_key_freqs", "Key frequencies standing<br>out (10× the median)", "count", "#7a5195")]
+              ("n_key_freqs", "Key frequencies: norm² >10×<br>the median, ≥⅓ of the max", "count", "#7a5195")]
     panels = [pn for pn in panels if pn[0] in prog]
     n_p = len(panels)
     gap = 0.09  # room for the panels' axis titles

@@ -12,7 +12,8 @@ prog = cache.progress(sel.series_id, len(sel.steps))
 spans = cache.phase_spans(sel.series_id)
 
 view.explain(
-    "Restricted loss keeps only the key-frequency parts of the model's output; excluded loss removes them. "
+    "Restricted loss (Nanda et al.) keeps only the key-frequency parts of the logits, each answer's cos and sin of "
+    "w_k(x + y), plus each answer's mean, on all sums; excluded loss removes those parts, on the training sums. "
     "Excluded loss **rising** while test loss is still flat is the hidden progress: the network increasingly relies "
     "on the Fourier algorithm long before test accuracy shows it. Weight decay shrinks the weights (sum of squares) "
     "and the embedding concentrates on the key frequencies: their share of it climbs all through the plateau."

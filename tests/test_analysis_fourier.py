@@ -147,9 +147,33 @@ def test_bundled_final_key_frequencies(bundled):
     assert 3 <= len(from_neurons) <= 7, from_neurons
     assert sorted(from_neurons) == sorted(from_embedding)
     # Most neurons belong to a key-frequency cluster and are well explained by it.
-    best, frac = fourier.neuron_frequencies(cache["blocks.0.mlp.hook_pre"].reshape(cfg.p, cfg.p, -1))
+    best, frac = fourier.neuron_frequencies(cache["blocks.0.mlp.hook_post"].reshape(cfg.p, cfg.p, -1))
     in_cluster = np.isin(best, from_neurons) & (frac > 0.5)
     assert in_cluster.mean() > 0.8, in_cluster.mean()
+
+
+def test_key_frequencies_cluster_post_activations():
+    """Nanda clusters the neurons after the ReLU: planted pre- and post-activations that disagree, post wins."""
+    cfg = ModelConfig(p=23, d_mlp=40)
+    x = np.arange(cfg.p)
+    xx, yy = np.meshgrid(x, x, indexing="ij")
+    rng = np.random.default_rng(0)
+
+    def grid(ks):  # [p*p, d_mlp]: neuron n a wave of frequency ks[n % len(ks)] in x + y, plus a little noise
+        cols = [np.cos(2 * np.pi * ks[n % len(ks)] * (xx + yy) / cfg.p + rng.uniform(0, 6)).ravel() for n in range(40)]
+        return torch.tensor(np.stack(cols, 1) + 0.01 * rng.normal(size=(cfg.p**2, 40)))
+
+    cache = {"blocks.0.mlp.hook_pre": grid([2, 9]), "blocks.0.mlp.hook_post": grid([4, 7])}
+    assert sorted(fourier.key_frequencies({}, cfg, cache)) == [4, 7]
+
+
+def test_key_freqs_from_norms_needs_both_thresholds():
+    """Key: squared norm above 10× the median and at least ⅓ of the strongest (the progress panel names both)."""
+    sq = np.ones(20)
+    sq[[2, 5, 9]] = [100.0, 40.0, 20.0]  # 9: 20× the median but below ⅓ of 100
+    assert fourier.key_freqs_from_norms(np.sqrt(sq)) == [3, 6]
+    sq[[2, 5, 9]] = [9.0, 9.0, 9.0]  # ⅓ of the max, but only 9× the median
+    assert fourier.key_freqs_from_norms(np.sqrt(sq)) == []
 
 
 def test_bundled_start_has_no_key_frequencies(bundled):

@@ -318,3 +318,14 @@ def test_bundled_key_share_climbs_through_the_plateau(bundled):
     assert share[-1] > 0.85
     np.testing.assert_allclose(share[-1], fourier.share_of(fourier.embedding_freq_norms(
         bundled.params_at(int(bundled.steps[-1])), bundled.model_cfg), keys), rtol=1e-5)
+
+
+def test_key_frequency_count_panel_names_both_thresholds():
+    from grok_core import plots
+
+    steps = np.array([0, 10, 20])
+    prog = {"step": steps, "sum_sq_weights": np.ones(3), "gini": np.zeros(3), "n_key_freqs": np.array([0, 1, 5])}
+    fig = plots.progress_panels(prog, 10, [])
+    layout = fig.to_dict()["layout"] if hasattr(fig, "to_dict") else fig["layout"]
+    title = next(a["text"] for a in layout["annotations"] if "Key frequencies:" in a["text"])
+    assert "10×" in title and "the median" in title and "⅓ of the max" in title  # key_freqs_from_norms' two tests

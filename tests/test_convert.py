@@ -33,6 +33,7 @@ from grok_core.convert import (
     load_torch_file,
     nanda_split_mask,
 )
+from grok_core.data import split_mask
 from grok_core.hub import open_entry, parse_entry
 from grok_core.model import forward_last, run_with_cache
 from grok_core.series import Series
@@ -199,7 +200,16 @@ def test_nanda_split_is_nandas():
         mask = nanda_split_mask(p, 0.3, 0)
         assert mask.sum() == len(train) == int(0.3 * p * p)
         assert set(np.flatnonzero(mask)) == {i * p + j for i, j, _ in train}
-    assert nanda_split_mask(113).sum() == 3830  # DESIGN.md: 3,830 train / 8,939 test
+    assert nanda_split_mask(113).sum() == 3830  # DESIGN.md: Nanda's int(0.3 * 12,769) = 3,830 train / 8,939 test
+
+
+def test_native_split_rounds_where_nandas_truncates(bundled):
+    """DESIGN.md: this project's split takes round(0.3 * 12,769) = 3,831 train / 8,938 test (the bundled run's)."""
+    mask = split_mask(113, 0.3, 598)
+    assert mask.sum() == 3831 and (~mask).sum() == 8938
+    np.testing.assert_array_equal(mask, bundled.train_mask)
+    assert bundled.meta["split"]["n_train"] == 3831
+    assert split_mask(23, 0.3, 0).sum() == round(0.3 * 23 * 23) == int(0.3 * 23 * 23) + 1  # 158.7: they differ
 
 
 def test_nanda_conversion_matches_source_forward(tmp_path):
