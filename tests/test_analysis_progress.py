@@ -309,7 +309,7 @@ def test_bundled_key_share_climbs_through_the_plateau(bundled):
     chance (where the count of key frequencies is still 0), and nearly everything once grokked."""
     keys = progress.final_key_frequencies(bundled)
     share = progress.key_share(bundled, keys)
-    n_freq = (bundled.model_cfg.p - 1) // 2
+    n_freq = bundled.model_cfg.n_frequencies
     m = bundled.metrics
     test_acc = np.interp(bundled.steps, m["step"], m["test_acc"])
     plateau = np.flatnonzero((np.asarray(bundled.steps) > 1000) & (test_acc < 0.2))
