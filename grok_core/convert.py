@@ -357,7 +357,7 @@ def _write_series(
         w.flush(complete=True)
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)) for k, v in curves.items() if len(v)}
         if tensors:
-            add_extra(tmp, "source_curves", tensors, {"note": "loss curves as recorded in the source file, index = epoch"})
+            add_extra(tmp, "source_curves", tensors, {"note": "loss curves as recorded in the source file, index = the file's epoch (see source.curves)"})
         try:
             os.replace(tmp, out)  # atomic; replaces an empty placeholder folder too
         except OSError:
@@ -437,7 +437,8 @@ def convert_nanda_full_run(data: dict, out, dtype: str = "float32", title: str |
               "test_loss": _as_array(data.get("test_losses"), "test_losses")}
     note = {"kind": "mask", "rebuilt_from": f"Nanda: pairs (i, j, p) row-major, random.seed({seed}); random.shuffle; "
             f"first int({frac} * p^2) train", "frac_train": frac, "data_seed": seed}
-    src = {"format": "nanda_full_run", "step_label": label, **(source or {})}
+    src = {"format": "nanda_full_run", "step_label": label, **(source or {}),
+           "curves": "train_losses[i], test_losses[i]: taken before epoch i's update, i.e. at step i"}
     tcfg = _train_config(steps, frac, seed=int(config.get("seed", 0)) if config else 0, data_seed=seed, config=config)
     return _write_series(Path(out), cfg, steps, load, mask, tcfg, src, curves, dtype,
                          title or "Nanda et al. (2023) full run, converted", progress, note)
@@ -464,7 +465,8 @@ def convert_tl_demo(data: dict, out, dtype: str = "float32", title: str | None =
     curves = {"train_loss": _as_array(data.get("train_losses"), "train_losses"),
               "test_loss": _as_array(data.get("test_losses"), "test_losses")}
     note = {"kind": "mask", "rebuilt_from": "TransformerLens demo: train_indices / test_indices (index x*p + y)"}
-    src = {"format": "tl_demo", "step_label": label, **(source or {})}
+    src = {"format": "tl_demo", "step_label": label, **(source or {}),
+           "curves": "train_losses[i]: before epoch i's update (step i); test_losses[i]: after it (step i + 1)"}
     if config:  # what the conversion relied on, as the file recorded it
         src["config"] = {k: config[k] for k in _TL_RECORDED if isinstance(config.get(k), (int, float, str, bool))}
     # The demo's AdamW runs without a learning-rate schedule: no warm-up.

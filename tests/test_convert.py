@@ -412,6 +412,11 @@ def test_demo_file_labels_and_split(demo_series):
     assert set(np.flatnonzero(s.train_mask)) == set(perm[: int(0.3 * 113 * 113)].tolist())
     assert s.train_cfg.warmup_steps == 0 and s.meta["source"]["config"]["seed"] == 999
     assert s.metrics["train_acc"][-1] == 1.0  # 300 epochs: the training sums are memorised
+    # The demo takes test_losses[e] after epoch e's update: the weights of step e + 1, as the series labels them.
+    d = load_torch_file(DEMO_FILE)
+    at = np.searchsorted(s.metrics["step"], s.steps)
+    np.testing.assert_allclose(s.metrics["test_loss"][at], [d["test_losses"][int(t) - 1] for t in s.steps], rtol=1e-5)
+    assert "test_losses[i]: after it (step i + 1)" in s.meta["source"]["curves"]
 
 
 @pytest.mark.slow  # importing transformer_lens takes ~30 s on two busy cores
