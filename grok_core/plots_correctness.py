@@ -12,32 +12,27 @@ from .plots import TEST, TRAIN, _layout, _legend_below, _square_axes, figure
 CATEGORY_COLORS = (TRAIN, "#B9D7EC", TEST, "#F4C9AE")
 
 
-def _stepped_scale(colors) -> list[list]:
-    """A colour scale with one flat band per category code 0 … n−1 (for zmin −0.5, zmax n − 0.5)."""
-    n = len(colors)
-    scale = []
-    for i, c in enumerate(colors):
-        scale += [[i / n, c], [(i + 1) / n, c]]
-    return scale
-
-
 def correctness_map(cmap: CorrectnessMap, title: str = "Which sums the model gets right", height: int = 470):
-    """The p×p grid of sums with x across and y up, one colour per category; hover gives the model's answer."""
+    """The p×p grid of sums with x across and y up, one colour per category; hover gives the model's answer.
+
+    One heatmap per category (its cells 1, the rest empty) so that each names its category on hover and in
+    the legend, with every array sent as a typed array (a figure of p² text labels takes ~10× longer).
+    """
     p = cmap.p
-    answer = (np.arange(p)[:, None] + np.arange(p)[None, :]) % p  # [p(x), p(y)]
-    names = np.array(CATEGORIES)[cmap.codes]  # [p, p]
-    custom = np.stack([answer.T, cmap.predicted.T], axis=-1).tolist()  # [p(y), p(x), 2]
-    data = [{
-        "type": "heatmap", "z": cmap.codes.T.astype(np.int32).tolist(), "text": names.T.tolist(),
-        "customdata": custom, "zmin": -0.5, "zmax": len(CATEGORIES) - 0.5,
-        "colorscale": _stepped_scale(CATEGORY_COLORS),
-        "colorbar": {"tickvals": list(range(len(CATEGORIES))),
-                     "ticktext": [f"{c} ({cmap.counts[c]:,})" for c in CATEGORIES], "title": {"text": "problem"}},
-        "hovertemplate": "%{x} + %{y} = %{customdata[0]}<br>model says %{customdata[1]}<br>%{text}<extra></extra>",
-    }]
+    said = cmap.predicted.T.astype(np.float32)  # [p(y), p(x)]: heatmap rows are y
+    data, legend = [], []
+    for i, (name, color) in enumerate(zip(CATEGORIES, CATEGORY_COLORS)):
+        z = np.where(cmap.codes.T == i, 1.0, np.nan).astype(np.float32)
+        data.append({"type": "heatmap", "z": z, "customdata": said, "zmin": 0, "zmax": 1, "showscale": False,
+                     "colorscale": [[0, color], [1, color]], "name": name, "hoverongaps": False,
+                     "hovertemplate": f"%{{x}} + %{{y}}: the model says %{{customdata}}<br>{name}<extra></extra>"})
+        legend.append({"type": "scatter", "mode": "markers", "x": [None], "y": [None], "hoverinfo": "skip",
+                       "name": f"{name}: {cmap.counts[name]:,}", "marker": {"symbol": "square", "size": 13, "color": color}})
     xa, ya = _square_axes(p)
     subtitle = f" (train {cmap.train_acc:.0%} right, test {cmap.test_acc:.0%})"
-    return figure(data, _layout(title + subtitle, cmap.step, "x", "y", height=height, xaxis=xa, yaxis=ya))
+    layout = _layout(title + subtitle, cmap.step, "x", "y", height=height, xaxis=xa, yaxis=ya,
+                     legend={"x": 1.02, "y": 1, "xanchor": "left", "title": {"text": "problems"}})
+    return figure(data + legend, layout)
 
 
 def intervention_bars(results: list[Intervention], step: int, metric: str = "acc"):

@@ -3,6 +3,8 @@ correctness-map, intervention and comparison figures (built, and validated by pl
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 import torch
@@ -95,6 +97,13 @@ def test_sentences_follow_the_numbers():
     assert cp.shared_freqs == (7,) and cp.sentences[1].endswith("; they share 7.")
 
 
+def _typed(spec, shape) -> np.ndarray:
+    """A typed array as plots.figure packs it (base64 float32), or a plain list, as numpy."""
+    if isinstance(spec, dict):
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype=np.float32).reshape(shape)
+    return np.asarray(spec, dtype=float).reshape(shape)
+
+
 # -- figures --------------------------------------------------------------------------------------------
 def test_correctness_map_counts_and_figure():
     p = 5
@@ -113,10 +122,13 @@ def test_correctness_map_counts_and_figure():
         assert np.array_equal(correctness.correctness_map(source, train, 42).codes, cm.codes)
     fig = plots_correctness.correctness_map(cm)
     assert fig.title == "Which sums the model gets right (train 75% right, test 90%) — step 42"
-    heat = fig.full().data[0]
-    assert np.asarray(heat.z)[1, 0] == correctness.TEST_WRONG  # z is [y, x]: x = 0, y = 1 is problem 1
-    assert list(heat.colorbar.ticktext) == ["train, right (3)", "train, wrong (1)", "test, right (19)",
-                                            "test, wrong (2)"]
+    full = fig.full()
+    test_wrong = full.data[correctness.TEST_WRONG]
+    z = _typed(fig.to_dict()["data"][correctness.TEST_WRONG]["z"], (p, p))
+    assert z[1, 0] == 1 and np.isnan(z[0, 1]) and np.nansum(z) == 2  # z is [y, x]: x = 0, y = 1 is problem 1
+    assert test_wrong.name == "test, wrong" and "test, wrong" in test_wrong.hovertemplate
+    assert [t.name for t in full.data[4:]] == ["train, right: 3", "train, wrong: 1", "test, right: 19",
+                                               "test, wrong: 2"]
     with pytest.raises(ValueError, match="p×p grid"):
         correctness.from_predictions(pred[:-1], train[:-1], 0)
 

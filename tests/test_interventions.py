@@ -84,6 +84,16 @@ def test_scores_match_cross_entropy():
     assert sc.test_acc == pytest.approx(float((L[~m].argmax(-1) == answer[~m]).double().mean()))
 
 
+def test_float32_loss_keeps_tiny_losses():
+    """A loss of ~1e-9 survives float32 logits (logsumexp − logit would round it to 0 or to noise)."""
+    L = torch.full((4, 7), -10.0, dtype=torch.float64)
+    answer = torch.tensor([0, 3, 6, 2])
+    L[torch.arange(4), answer] = 10.0  # each wrong answer 20 below: loss log(1 + 6 e^-20) ≈ 1.236e-8
+    want = torch.log1p(6 * torch.exp(torch.tensor(-20.0, dtype=torch.float64)))
+    torch.testing.assert_close(iv.nll(L, answer), want.expand(4), rtol=1e-12, atol=0)
+    torch.testing.assert_close(iv.nll(L.float(), answer).double(), want.expand(4), rtol=1e-6, atol=0)
+
+
 # -- (a) the embedding, (c) the neurons ------------------------------------------------------------------
 def test_embedding_without_removes_exactly_those_frequencies():
     cfg = TINY_MODEL
@@ -150,6 +160,8 @@ def tiny_grokked(tmp_path_factory):
 def test_tiny_model_all_key_frequencies_collapse_one_survives(tiny_grokked, kind):
     s, params, cache, keys = tiny_grokked
     assert keys == [8, 5, 9]
+    full = iv.frequency_clusters(cache, GROK_MODEL)  # every neuron's full 2-D spectrum
+    assert iv.frequency_clusters(cache, GROK_MODEL, ks=keys) == {k: full[k] for k in full if k in keys}
     every, one = iv.default_comparison(kind, params, GROK_MODEL, cache, s.train_mask, keys)
     assert every.before.test_acc == 1.0 and every.before.train_acc == 1.0
     assert every.after.test_acc < 0.15 and every.after.train_acc < 0.15  # chance is 1/31 = 3%

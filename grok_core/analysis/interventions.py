@@ -49,14 +49,26 @@ class Intervention:
     predicted_after: np.ndarray  # [p*p] int: the model's answer after the cut
 
 
+def nll(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each problem, [n], from logits [n, p], accurate at tiny losses in float32 too.
+
+    −log softmax = softplus(logsumexp over the wrong answers of (L_c − L_answer)): the differences are
+    formed before anything is exponentiated, so a loss of 1e-7 keeps its digits (logsumexp(L) − L_answer
+    in float32 would round it away; that is why training computes the loss in float64).
+    """
+    d = logits - logits.gather(-1, answer[:, None])  # [n, p]: 0 at the answer
+    d = d.scatter(-1, answer[:, None], float("-inf"))
+    return torch.nn.functional.softplus(d.logsumexp(-1))
+
+
 def scores(logits: torch.Tensor, answer: torch.Tensor, train_mask) -> Scores:
     """Scores of grid logits [p*p, p] against the answers [p*p], split by the boolean train mask [p*p]."""
-    L = logits.double()
-    nll = L.logsumexp(-1) - L.gather(-1, answer[:, None]).squeeze(-1)  # [p*p]
+    L = logits if logits.is_floating_point() else logits.float()
+    loss = nll(L, answer).double()  # [p*p]
     right = L.argmax(-1) == answer
     train = torch.as_tensor(np.asarray(train_mask, dtype=bool))
     return Scores(train_acc=float(right[train].double().mean()), test_acc=float(right[~train].double().mean()),
-                  train_loss=float(nll[train].mean()), test_loss=float(nll[~train].mean()))
+                  train_loss=float(loss[train].mean()), test_loss=float(loss[~train].mean()))
 
 
 # -- (a) the embedding ---------------------------------------------------------------------------
@@ -89,11 +101,10 @@ def sum_directions(p: int, ks, answer: torch.Tensor) -> torch.Tensor:
 
 
 def logits_without(logits: torch.Tensor, answer: torch.Tensor, ks) -> torch.Tensor:
-    """Logits [p*p, p] with each answer's column projected off cos/sin(w_k(x+y)) for each k in ks (float64)."""
+    """Logits [p*p, p] with each answer's column projected off cos/sin(w_k(x+y)) for each k in ks (in logits' dtype)."""
     p = logits.shape[-1]
-    V = sum_directions(p, ks, answer)  # [2n, p*p]
-    L = logits.double()
-    return L - V.T @ (V @ L)  # [p*p, p]
+    V = sum_directions(p, ks, answer).to(logits.dtype)  # [2n, p*p]
+    return logits - V.T @ (V @ logits)  # [p*p, p]
 
 
 def excluded_loss(logits: torch.Tensor, answer: torch.Tensor, train_mask, ks) -> float:
@@ -102,16 +113,41 @@ def excluded_loss(logits: torch.Tensor, answer: torch.Tensor, train_mask, ks) ->
 
 
 # -- (c) the MLP ---------------------------------------------------------------------------------
-def frequency_clusters(cache, cfg: ModelConfig, min_frac: float = 0.5) -> dict[int, list[int]]:
+def frequency_clusters(cache, cfg: ModelConfig, min_frac: float = 0.5, ks=None) -> dict[int, list[int]]:
     """Neurons grouped by their best frequency (over the grid, before the ReLU), if it explains > min_frac of them.
 
     {k: [neuron, ...]}, largest cluster first; the clustering of Nanda et al. that `neuron_key_frequencies` uses.
+    With ks, only those frequencies' clusters, from their own Fourier terms alone (a few ms instead of the full
+    2-D spectrum of every neuron): the same neurons, since a share above 1/2 can only be the best frequency's.
     """
-    best_k, frac = neuron_frequencies(cache["blocks.0.mlp.hook_pre"].reshape(cfg.p, cfg.p, -1))
+    grid = cache["blocks.0.mlp.hook_pre"].reshape(cfg.p, cfg.p, -1)  # [p(x), p(y), d_mlp]
+    if ks is None:
+        best_k, frac = neuron_frequencies(grid)
+    else:
+        share = _frequency_shares(grid, [int(k) for k in ks])  # [len(ks), d_mlp]
+        best = share.argmax(0) if len(ks) else np.zeros(grid.shape[-1], dtype=np.int64)
+        frac = share.max(0) if len(ks) else np.zeros(grid.shape[-1])
+        best_k = np.asarray([int(k) for k in ks] or [0])[best]
     clusters: dict[int, list[int]] = {}
     for n in np.flatnonzero((frac > min_frac) & (best_k > 0)):
         clusters.setdefault(int(best_k[n]), []).append(int(n))
     return dict(sorted(clusters.items(), key=lambda kv: -len(kv[1])))
+
+
+def _frequency_shares(grid: torch.Tensor, ks: list[int]) -> np.ndarray:
+    """Each neuron's share of variance carried by frequency k's eight terms (as freq_energy_2d), for each k: [len(ks), n]."""
+    G = grid.float().permute(2, 0, 1)  # [n, p, p]
+    p = G.shape[-1]
+    rows = [0] + [r for k in ks for r in (2 * k - 1, 2 * k)]
+    B = basis_tensor(p)[rows].float()  # [1 + 2K, p]
+    C = (B @ G @ B.T).double().pow(2)  # [n, 1 + 2K, 1 + 2K]: squared 2-D coefficients on these rows
+    total = G.double().pow(2).sum((1, 2)) - C[:, 0, 0]  # [n]: sum of squares about the mean (Parseval)
+    out = []
+    for i in range(len(ks)):
+        idx = [0, 1 + 2 * i, 2 + 2 * i]  # const, cos k, sin k
+        energy = C[:, idx][:, :, idx].sum((1, 2)) - C[:, 0, 0]
+        out.append((energy / total.clamp_min(1e-300)).numpy())
+    return np.stack(out) if out else np.zeros((0, G.shape[0]))
 
 
 def logits_without_neurons(cache, params, neurons) -> torch.Tensor:
@@ -138,11 +174,12 @@ def _label(kind: str, removed: tuple[int, ...], key_freqs=None) -> str:
 
 @torch.no_grad()
 def intervene(kind: str, removed, params, cfg: ModelConfig, cache, train_mask, operation: str = "add",
-              key_freqs=None, label: str | None = None) -> Intervention:
+              key_freqs=None, label: str | None = None, before: Scores | None = None) -> Intervention:
     """Cut `removed` (frequencies, or neurons for kind "neurons") at this checkpoint and score before and after.
 
     `cache` is the checkpoint's grid cache (model.grid_cache); "logits" gives the scores before, and
     kind "neurons" also reads "blocks.0.mlp.hook_post". kind "embedding" runs the model again (one grid forward).
+    `before`: the scores of the cache's logits, when already known (several cuts of one checkpoint).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown intervention {kind!r}; expected one of {KINDS}")
@@ -154,16 +191,16 @@ def intervene(kind: str, removed, params, cfg: ModelConfig, cache, train_mask, o
         what = f"neurons are 0 … {cfg.d_mlp - 1}" if kind == "neurons" else f"frequencies are 1 … {cfg.n_frequencies}"
         raise ValueError(f"cannot remove {bad}: {what}")
     answer = make_labels(cfg.p, operation)
-    before = cache["logits"]
+    logits = cache["logits"]
     if kind == "embedding":
         after = grid_forward(embedding_without(params, cfg, removed), cfg)
     elif kind == "logits":
-        after = logits_without(before, answer, removed)
+        after = logits_without(logits, answer, removed)
     else:
         after = logits_without_neurons(cache, params, removed)
     predicted = after.argmax(-1)
     return Intervention(kind=kind, removed=removed, label=label or _label(kind, removed, key_freqs),
-                        before=scores(before, answer, train_mask), after=scores(after, answer, train_mask),
+                        before=before or scores(logits, answer, train_mask), after=scores(after, answer, train_mask),
                         correct_after=(predicted == answer).numpy(), predicted_after=predicted.numpy())
 
 
@@ -194,6 +231,7 @@ def default_cuts(key_freqs, kind: str = "logits",
 def default_comparison(kind: str, params, cfg: ModelConfig, cache, train_mask, key_freqs,
                        operation: str = "add") -> list[Intervention]:
     """`intervene` for each of `default_cuts`: all key frequencies removed, then just one."""
-    clusters = frequency_clusters(cache, cfg) if kind == "neurons" else None
-    return [intervene(kind, cut, params, cfg, cache, train_mask, operation, key_freqs, label)
+    clusters = frequency_clusters(cache, cfg, ks=key_freqs) if kind == "neurons" else None
+    before = scores(cache["logits"], make_labels(cfg.p, operation), train_mask)
+    return [intervene(kind, cut, params, cfg, cache, train_mask, operation, key_freqs, label, before)
             for cut, label in default_cuts(key_freqs, kind, clusters)]
