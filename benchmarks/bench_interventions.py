@@ -77,7 +77,7 @@ def main() -> int:
         add("(b) logits: all keys + one, with scores", ms)
         ms, res_n = timed(iv.default_comparison, "neurons", params, cfg, cache, mask, keys)
         add("(c) neurons: clusters, all + one, with scores", ms)
-        add("  of which frequency_clusters", timed(iv.frequency_clusters, cache, cfg)[0])
+        add("  of which frequency_clusters (key frequencies)", timed(iv.frequency_clusters, cache, cfg, ks=keys)[0])
         ms, res_e = timed(iv.default_comparison, "embedding", params, cfg, cache, mask, keys)
         add("(a) embedding: all keys + one (2 grid forwards)", ms)
         add("  after-map from an intervention", timed(correctness.from_predictions, res[0].predicted_after, mask, st)[0])

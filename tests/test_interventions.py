@@ -109,11 +109,13 @@ def test_embedding_without_removes_exactly_those_frequencies():
     assert torch.equal(params["embed.W_E"], init_params(cfg, seed=0)["embed.W_E"])  # the input is not modified
 
 
-def test_zeroed_neurons_equal_a_model_without_their_output_weights():
+@pytest.mark.parametrize("neurons", [[0, 5, 17, 40], list(range(3, 60))])  # few: subtracted; most: rebuilt
+def test_zeroed_neurons_equal_a_model_without_their_output_weights(neurons):
     cfg = TINY_MODEL
     params = init_params(cfg, seed=1)
+    params["blocks.0.mlp.b_in"] += 0.3  # more neurons alive at initialisation
+    params["blocks.0.mlp.b_out"] += 0.1
     cache = grid_cache(params, cfg)
-    neurons = [0, 5, 17, 40]
     zeroed = dict(params)
     zeroed["blocks.0.mlp.W_out"] = params["blocks.0.mlp.W_out"].clone()
     zeroed["blocks.0.mlp.W_out"][neurons] = 0

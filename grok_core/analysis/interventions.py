@@ -56,16 +56,24 @@ def nll(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
     formed before anything is exponentiated, so a loss of 1e-7 keeps its digits (logsumexp(L) − L_answer
     in float32 would round it away; that is why training computes the loss in float64).
     """
-    d = logits - logits.gather(-1, answer[:, None])  # [n, p]: 0 at the answer
-    d = d.scatter(-1, answer[:, None], float("-inf"))
-    return torch.nn.functional.softplus(d.logsumexp(-1))
+    return torch.nn.functional.softplus(_margins(logits, answer).logsumexp(-1))
+
+
+def _margins(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
+    """L_c − L_answer for every wrong answer c, −inf at the answer itself: [n, p]."""
+    d = logits - logits.gather(-1, answer[:, None])
+    return d.scatter(-1, answer[:, None], float("-inf"))
 
 
 def scores(logits: torch.Tensor, answer: torch.Tensor, train_mask) -> Scores:
-    """Scores of grid logits [p*p, p] against the answers [p*p], split by the boolean train mask [p*p]."""
+    """Scores of grid logits [p*p, p] against the answers [p*p], split by the boolean train mask [p*p].
+
+    A problem is right when every wrong answer's logit is below the answer's (a tie counts as wrong).
+    """
     L = logits if logits.is_floating_point() else logits.float()
-    loss = nll(L, answer).double()  # [p*p]
-    right = L.argmax(-1) == answer
+    d = _margins(L, answer)  # [p*p, p]
+    loss = torch.nn.functional.softplus(d.logsumexp(-1)).double()  # [p*p], as nll
+    right = d.amax(-1) < 0
     train = torch.as_tensor(np.asarray(train_mask, dtype=bool))
     return Scores(train_acc=float(right[train].double().mean()), test_acc=float(right[~train].double().mean()),
                   train_loss=float(loss[train].mean()), test_loss=float(loss[~train].mean()))
@@ -136,30 +144,37 @@ def frequency_clusters(cache, cfg: ModelConfig, min_frac: float = 0.5, ks=None) 
 
 def _frequency_shares(grid: torch.Tensor, ks: list[int]) -> np.ndarray:
     """Each neuron's share of variance carried by frequency k's eight terms (as freq_energy_2d), for each k: [len(ks), n]."""
-    G = grid.float().permute(2, 0, 1)  # [n, p, p]
-    p = G.shape[-1]
+    p, n = grid.shape[0], grid.shape[-1]
+    G = grid.float().reshape(p, p * n)  # [p(x), p(y)·n]: contiguous, so the x side is one matrix product
     rows = [0] + [r for k in ks for r in (2 * k - 1, 2 * k)]
     B = basis_tensor(p)[rows].float()  # [1 + 2K, p]
-    C = (B @ G @ B.T).double().pow(2)  # [n, 1 + 2K, 1 + 2K]: squared 2-D coefficients on these rows
-    total = G.double().pow(2).sum((1, 2)) - C[:, 0, 0]  # [n]: sum of squares about the mean (Parseval)
+    T = (B @ G).reshape(len(rows), p, n)  # [1 + 2K, p(y), n]: coefficients over x
+    C = (B @ T).double().pow(2)  # [1 + 2K (x), 1 + 2K (y), n]: squared 2-D coefficients on these rows
+    total = G.double().pow(2).reshape(p * p, n).sum(0) - C[0, 0]  # [n]: sum of squares about the mean (Parseval)
     out = []
     for i in range(len(ks)):
         idx = [0, 1 + 2 * i, 2 + 2 * i]  # const, cos k, sin k
-        energy = C[:, idx][:, :, idx].sum((1, 2)) - C[:, 0, 0]
+        energy = C[idx][:, idx].sum((0, 1)) - C[0, 0]
         out.append((energy / total.clamp_min(1e-300)).numpy())
-    return np.stack(out) if out else np.zeros((0, G.shape[0]))
+    return np.stack(out) if out else np.zeros((0, n))
 
 
 def logits_without_neurons(cache, params, neurons) -> torch.Tensor:
-    """Grid logits [p*p, p] with the chosen neurons' activations set to zero.
+    """Grid logits [p*p, p] with the chosen neurons' activations set to zero, from the cache without running the MLP.
 
-    Only the zeroed neurons' share of the output changes, so it is subtracted from the cached
-    logits: post[:, N] @ W_out[N] @ W_U, without running the MLP again.
+    Each neuron adds post[:, n] · (W_out[n] @ W_U) to the logits. Fewer than half zeroed: subtract theirs
+    from the cached logits; more: rebuild from what is kept, resid_mid and b_out (a smaller product).
     """
-    idx = torch.as_tensor(list(neurons), dtype=torch.long)
-    post = cache["blocks.0.mlp.hook_post"][:, idx].float()  # [p*p, n]
-    W_out = params["blocks.0.mlp.W_out"].float()[idx]  # [n, d_model]
-    return cache["logits"].float() - post @ (W_out @ params["unembed.W_U"].float())
+    d_mlp = cache["blocks.0.mlp.hook_post"].shape[-1]
+    drop = torch.zeros(d_mlp, dtype=torch.bool)
+    drop[torch.as_tensor(list(neurons), dtype=torch.long)] = True
+    W_U = params["unembed.W_U"].float()
+    M = params["blocks.0.mlp.W_out"].float() @ W_U  # [d_mlp, p]: each neuron's direct effect on the logits
+    post = cache["blocks.0.mlp.hook_post"].float()  # [p*p, d_mlp]
+    if int(drop.sum()) <= d_mlp // 2:
+        return cache["logits"].float() - post[:, drop] @ M[drop]
+    rest = cache["blocks.0.hook_resid_mid"].float() @ W_U + params["blocks.0.mlp.b_out"].float() @ W_U  # [p*p, p]
+    return rest + post[:, ~drop] @ M[~drop]
 
 
 # -- running one -----------------------------------------------------------------------------------
