@@ -27,9 +27,13 @@ sys.path.insert(0, str(REPO))
 PER_STEP_MS = 50.0
 
 
+CPU: dict[str, list[float]] = {}  # process CPU time per reading: on a busy shared machine, the closer proxy for a quiet one
+
+
 def timed(fn, *args, **kw) -> tuple[float, object]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args, **kw)
+    timed.last_cpu = (time.process_time() - c0) * 1000
     return (time.perf_counter() - t0) * 1000, out
 
 
@@ -46,6 +50,7 @@ def main() -> int:
     from grok_core import plots_compare, plots_correctness
     from grok_core.analysis import compare, correctness, progress
     from grok_core.analysis import interventions as iv
+    from grok_core.data import labels as make_labels
     from grok_core.model import grid_cache
     from grok_core.series import open_series
 
@@ -66,6 +71,7 @@ def main() -> int:
 
     def add(name, ms):
         rows.setdefault(name, []).append(ms)
+        CPU.setdefault(name, []).append(timed.last_cpu)
 
     for st in steps:
         params = s.params_at(st)
@@ -73,13 +79,23 @@ def main() -> int:
         ms, cm = timed(correctness.correctness_map, cache, mask, st)
         add("correctness map (reading)", ms)
         add("correctness map (figure)", timed(plots_correctness.correctness_map, cm)[0])
-        ms, res = timed(iv.default_comparison, "logits", params, cfg, cache, mask, keys)
-        add("(b) logits: all keys + one, with scores", ms)
-        ms, res_n = timed(iv.default_comparison, "neurons", params, cfg, cache, mask, keys)
-        add("(c) neurons: clusters, all + one, with scores", ms)
-        add("  of which frequency_clusters (key frequencies)", timed(iv.frequency_clusters, cache, cfg, ks=keys)[0])
-        ms, res_e = timed(iv.default_comparison, "embedding", params, cfg, cache, mask, keys)
-        add("(a) embedding: all keys + one (2 grid forwards)", ms)
+        answer = make_labels(cfg.p)
+        ms, before = timed(iv.scores, cache["logits"], answer, mask)
+        add("scores before (accuracy and loss, train and test)", ms)
+        ms, clusters = timed(iv.frequency_clusters, cache, cfg, ks=keys)
+        add("frequency clusters of the key frequencies", ms)
+        res, res_e = [], []
+        for (cut, label), tag in zip(iv.default_cuts(keys), ("all keys", "one")):
+            ms, r = timed(iv.intervene, "logits", cut, params, cfg, cache, mask, before=before, label=label)
+            add(f"(b) logits, {tag}: cut + scores after", ms)
+            res.append(r)
+        for (cut, _), tag in zip(iv.default_cuts(keys, "neurons", clusters), ("all key clusters", "one cluster")):
+            add(f"(c) neurons, {tag}: cut + scores after", timed(iv.intervene, "neurons", cut, params, cfg, cache, mask,
+                                                                   before=before)[0])
+        for (cut, label), tag in zip(iv.default_cuts(keys), ("all keys", "one")):
+            ms, r = timed(iv.intervene, "embedding", cut, params, cfg, cache, mask, before=before, label=label)
+            add(f"(a) embedding, {tag}: cut + grid forward + scores", ms)
+            res_e.append(r)
         add("  after-map from an intervention", timed(correctness.from_predictions, res[0].predicted_after, mask, st)[0])
         add("before/after bars (figure)", timed(plots_correctness.intervention_bars, res + res_e, st)[0])
 
@@ -98,17 +114,19 @@ def main() -> int:
 
     print(f"\nimport of the modules (plotly included): {t_import:.0f} ms; grid cache of one checkpoint: {t_cache:.0f} ms")
     print(f"first call in this process (step {steps[-1]}): " + ", ".join(f"{k} {v:.0f} ms" for k, v in first.items()))
+    print(f"load average now {os.getloadavg()[0]:.2f}")
     print(f"\nper step, median of {len(steps)} checkpoints ({steps[0]} … {steps[-1]}), given the step's grid cache:")
     missed = []
     for name, ms in rows.items():
         med = statistics.median(ms)
-        budget = "" if name.startswith("  ") or name.startswith("(a)") else ("  ok" if med <= PER_STEP_MS else "  OVER 50 ms")
+        budget = "" if name.startswith(("  ", "(a)")) else ("  ok" if med <= PER_STEP_MS else "  OVER 50 ms")
         if budget.strip().startswith("OVER"):
             missed.append(name)
-        print(f"  {name:<55s} {med:7.1f} ms   (max {max(ms):.1f}){budget}")
+        cpu = statistics.median(CPU[name])
+        print(f"  {name:<55s} {med:7.1f} ms   (max {max(ms):7.1f}; CPU {cpu:7.1f} ms){budget}")
     print(f"\nlast step: {res[0].label}: test accuracy {res[0].before.test_acc:.1%} -> {res[0].after.test_acc:.1%}; "
           f"{res[1].label if len(res) > 1 else ''}: -> {res[1].after.test_acc if len(res) > 1 else np.nan:.1%}")
-    print("(a) needs a new grid forward per cut; it is outside the 50 ms budget by construction (see above).")
+    print("(a) runs the model again on the whole grid per cut (bench_analysis: activations), so it is not held to 50 ms.")
     if missed:
         print("missed the 50 ms budget:", ", ".join(missed))
     return 1 if missed else 0

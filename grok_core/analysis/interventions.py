@@ -62,7 +62,7 @@ def nll(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
 def _margins(logits: torch.Tensor, answer: torch.Tensor) -> torch.Tensor:
     """L_c − L_answer for every wrong answer c, −inf at the answer itself: [n, p]."""
     d = logits - logits.gather(-1, answer[:, None])
-    return d.scatter(-1, answer[:, None], float("-inf"))
+    return d.scatter_(-1, answer[:, None], float("-inf"))  # in place: d is a fresh tensor
 
 
 def scores(logits: torch.Tensor, answer: torch.Tensor, train_mask) -> Scores:
@@ -150,7 +150,7 @@ def _frequency_shares(grid: torch.Tensor, ks: list[int]) -> np.ndarray:
     B = basis_tensor(p)[rows].float()  # [1 + 2K, p]
     T = (B @ G).reshape(len(rows), p, n)  # [1 + 2K, p(y), n]: coefficients over x
     C = (B @ T).double().pow(2)  # [1 + 2K (x), 1 + 2K (y), n]: squared 2-D coefficients on these rows
-    total = G.double().pow(2).reshape(p * p, n).sum(0) - C[0, 0]  # [n]: sum of squares about the mean (Parseval)
+    total = G.pow(2).reshape(p * p, n).sum(0).double() - C[0, 0]  # [n]: sum of squares about the mean (Parseval)
     out = []
     for i in range(len(ks)):
         idx = [0, 1 + 2 * i, 2 + 2 * i]  # const, cos k, sin k
