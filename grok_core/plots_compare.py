@@ -53,6 +53,9 @@ def loss_vs_weight_norm(runs: list[tuple[str, dict, int]]):
                                  hover=f"{split} loss %{{y:.3g}}<br>Σ w² %{{x:.4g}}<br>step %{{customdata:,}}"
                                        "<extra></extra>"),
                          "customdata": s, "mode": "lines+markers", "marker": {"size": 3, "color": color}})
+        data.append({"type": "scatter", "mode": "text", "x": [w[0]], "y": [float(prog["test_loss"][0])],
+                     "text": ["start"], "textposition": "top center", "textfont": {"color": color}, "showlegend": False,
+                     "legendgroup": name, "hoverinfo": "skip"})
         i = int(np.argmin(np.abs(s - int(step))))
         data.append({"type": "scatter", "mode": "markers", "x": [w[i], w[i]],
                      "y": [float(prog["train_loss"][i]), float(prog["test_loss"][i])], "name": f"{name}: step {int(s[i]):,}",

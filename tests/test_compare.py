@@ -147,5 +147,5 @@ def test_intervention_and_comparison_figures_validate():
     assert len(fig.data) == 4 and [sh.x0 for sh in fig.layout.shapes] == [500, 900]
     prog = {"step": STEPS, "sum_sq_weights": 2000 - STEPS, "train_loss": a["train_loss"], "test_loss": a["test_loss"]}
     fig = plots_compare.loss_vs_weight_norm([("A", prog, 500)]).full()
-    marker = fig.data[2]
+    marker = fig.data[3]  # train, test, the start label, then the current step
     assert list(marker.x) == [1500, 1500] and list(marker.y) == [a["train_loss"][50], a["test_loss"][50]]

@@ -132,6 +132,9 @@ def test_bad_cuts_are_refused_with_the_valid_range():
         iv.intervene("logits", [12], params, cfg, cache, mask)
     with pytest.raises(ValueError, match=r"neurons are 0 … 63"):
         iv.intervene("neurons", [64], params, cfg, cache, mask)
+    half = np.arange(cfg.p**2) % 2 == 0
+    twice = iv.intervene("embedding", [3, 3], params, cfg, cache, half)
+    assert twice.removed == (3,) and twice.after == iv.intervene("embedding", [3], params, cfg, cache, half).after
     with pytest.raises(ValueError, match="unknown intervention"):
         iv.intervene("attention", [1], params, cfg, cache, mask)
 

@@ -198,7 +198,7 @@ def intervene(kind: str, removed, params, cfg: ModelConfig, cache, train_mask, o
     """
     if kind not in KINDS:
         raise ValueError(f"unknown intervention {kind!r}; expected one of {KINDS}")
-    removed = tuple(int(r) for r in removed)
+    removed = tuple(dict.fromkeys(int(r) for r in removed))  # each once: a repeated k would be projected out twice
     limit = cfg.d_mlp if kind == "neurons" else cfg.n_frequencies + 1
     low = 0 if kind == "neurons" else 1
     bad = [r for r in removed if not low <= r < limit]
