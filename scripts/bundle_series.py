@@ -49,7 +49,7 @@ def report(dest: Path) -> dict:
     return sm
 
 
-def manifest_entry(dest: Path, sid: str, title: str, description: str) -> dict:
+def manifest_entry(dest: Path, sid: str, title: str, description: str, root: Path = REPO) -> dict:
     s = open_series(dest)
     prov = provenance_for(dest)
     meta = s.meta.get("provenance", {})
@@ -57,26 +57,27 @@ def manifest_entry(dest: Path, sid: str, title: str, description: str) -> dict:
                 grok_core_version=meta.get("grok_core_version"), torch_version=meta.get("torch_version"),
                 device=meta.get("device"))
     return {"id": sid, "title": title, "description": description,
-            "source": {"path": str(dest.relative_to(REPO))}, "format": "native",
+            "source": {"path": dest.relative_to(root).as_posix()}, "format": "native",
             "size_mb": round(prov["total_bytes"] / 1e6, 1), "config": config_for(dest), "provenance": prov}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path, help="the finished series folder")
     ap.add_argument("id", help="the manifest id, also the folder name under checkpoints/")
     ap.add_argument("--title", required=True)
     ap.add_argument("--description", required=True)
     ap.add_argument("--no-manifest", action="store_true", help="copy and report only")
-    args = ap.parse_args()
-    dest = REPO / "checkpoints" / args.id
+    ap.add_argument("--root", type=Path, default=REPO, help="the repository to bundle into (default: this one)")
+    args = ap.parse_args(argv)
+    dest = args.root / "checkpoints" / args.id
     copy_series(args.src, dest)
     report(dest)
     if args.no_manifest:
         return
-    path = REPO / "checkpoints_manifest.json"
+    path = args.root / "checkpoints_manifest.json"
     m = json.loads(path.read_text())
-    entry = manifest_entry(dest, args.id, args.title, args.description)
+    entry = manifest_entry(dest, args.id, args.title, args.description, args.root)
     others = [e for e in m["series"] if e.get("id") != args.id]
     at = next((i + 1 for i, e in enumerate(others) if e.get("id") == "default"), len(others))
     m["series"] = others[:at] + [entry] + others[at:]
