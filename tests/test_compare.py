@@ -61,6 +61,13 @@ def test_align_by_phase_when_b_never_gets_there():
     al = compare.align(STEPS, _metrics(400), STEPS, _metrics(None), 900, "phase")
     assert al.phase_a == "generalised" and al.step_b == 1000 and al.phase_b == "memorising"
     assert al.note == "run B never reaches 'generalised'; shown at its last step, still 'memorising'"
+    # A run whose test accuracy jumps to 100% the moment its test loss halves has no 'cleanup' to show.
+    jump = _metrics(800)
+    jump["test_acc"] = np.where(jump["test_loss"] < 2.5, 1.0, 0.02)
+    assert "cleanup" not in [name for name, *_ in phase_spans(jump)]
+    al = compare.align(STEPS, _metrics(400), STEPS, jump, 300, "phase")
+    assert al.phase_a == "cleanup" and al.phase_b == "generalised"
+    assert al.step_b == phase_spans(jump)[-1][1] + 10 and al.note.startswith("run B passes 'cleanup' too quickly")
     al = compare.align(STEPS, _metrics(400), STEPS[:51], _metrics(400, STEPS[:51]), 900)
     assert al.step_b == 500 and al.note == "run B stops at step 500"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ModelConfig
-from ..plots import phase_at, phase_spans
+from ..plots import PHASES, phase_at, phase_spans
 from .fourier import embedding_freq_norms, key_freqs_from_norms, share_of
 
 MODES = ("step", "phase")
@@ -87,7 +87,12 @@ def align(steps_a, metrics_a: dict, steps_b, metrics_b: dict, step: int, mode: s
             note = f"run B stops at step {int(np.max(steps_b)):,}"
     else:
         span_b = next((s for s in spans_b if s[0] == phase_a), None)
-        if span_b is None:
+        later = [s for s in spans_b if PHASES.index(s[0]) > PHASES.index(phase_a)]
+        if span_b is None and later:  # B went past this phase between two measurements
+            after = np.asarray(steps_b)[np.asarray(steps_b) > later[0][1]]  # a phase's first step closes the one before
+            step_b = int(after[0]) if after.size else int(np.max(steps_b))
+            note = f"run B passes '{phase_a}' too quickly to show; shown where '{later[0][0]}' begins"
+        elif span_b is None:
             step_b = int(np.max(steps_b))
             reached = phase_at(spans_b, step_b)
             note = f"run B never reaches '{phase_a}'; shown at its last step, still '{reached}'"
