@@ -1,47 +1,37 @@
 """Series from the Hugging Face Hub: open any model repo by id, in any format grok_core reads.
 
     open_hub("owner/name@revision", progress) -> (Series, HubDetails)
+    locate("owner/name@revision") -> HubDetails      which file would be opened, nothing downloaded
 
 The format is read off the repo's file list: this project's series.json (native), Nanda/ARENA's
 full_run_data.pth, TransformerLens's grokking_demo.pth, or a single .pth the converter recognises.
 Everything goes through huggingface_hub, so HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE,
-HF_TOKEN and stored logins work as they do for that library.
-
-The cache comes first: `snapshot_download(local_files_only=True)` finds the revision's cached
-commit, so a series seen once opens with no network. Otherwise one `model_info` request with a
-short timeout (PROBE_TIMEOUT_S) gives the commit and the file list. Measured gap: huggingface_hub
-retries a refused connection for ~24 s (hf_hub_download, list_repo_files: 24.0 s and 24.3 s, hub
-2.4), while model_info with `timeout=` is a single request (refused: 0.15 s), so the probe is it.
-
-Native series open from a folder of links into the Hub cache (cached extras never edit
-huggingface_hub's cache); other formats are converted once. Both live in the assets cache
-(HF_ASSETS_CACHE, by default HF_HOME/assets): grok_core/<type>s--<org>--<name>/<commit>-<format>/.
+HF_TOKEN and stored logins work as they do for that library. The cache comes first, so a series
+seen once opens with no network; otherwise one short request (hub_fetch.probe) gives the commit
+and the file list. The opened series is built once in the assets cache (hub_build).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import shutil
 import sys
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download, try_to_load_from_cache
-from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from tqdm.auto import tqdm as _tqdm
 
-from .hub_errors import explain, unreachable
+from .hub_build import assets_dir, build_converted, build_native, open_built, refused
+from .hub_errors import unreachable
+from .hub_fetch import Progress, Req, cached_file, cached_snapshot, fetch, offline, probe, remember_ref
 from .manifest import (  # noqa: F401  (re-exported: the manifest used to live here)
     FORMATS,
     MANIFEST_PATH,
     REPO,
     ManifestEntry,
     SourceError,
-    _plain_name,
     get_entry,
     hub_entry,
     load_manifest,
@@ -50,12 +40,8 @@ from .manifest import (  # noqa: F401  (re-exported: the manifest used to live h
 )
 from .series import JSON_NAME, Series, SeriesError, sha256_file
 
-PROBE_TIMEOUT_S = float(os.environ.get("GROK_CORE_HUB_TIMEOUT", "2"))  # seconds before the Hub counts as unreachable
 KNOWN_FILES = {JSON_NAME: "native", "full_run_data.pth": "nanda_full_run", "grokking_demo.pth": "tl_demo"}
 TORCH_SUFFIXES = (".pth", ".pt")
-_VERIFIED = ".grok_verified"  # marker: this cached folder was opened once with checksums verified
-
-Progress = Callable[[int, int, str], object]  # progress(done, total, message): bytes, then checkpoints
 
 
 @dataclass(frozen=True)
@@ -78,22 +64,6 @@ class HubDetails:
         what = {"native": "a grok_core series", "nanda_full_run": "Nanda/ARENA full run, converted",
                 "tl_demo": "TransformerLens grokking demo, converted"}[self.format]
         return f"{self.repo_id} at {self.revision} (commit {self.commit[:7]}): {self.file}, {what}"
-
-
-@dataclass(frozen=True)
-class _Req:
-    """What to open: a repo at a revision; format and file None = read them off the repo's files."""
-
-    repo_id: str
-    revision: str = "main"
-    format: str | None = None
-    filename: str | None = None
-    repo_type: str = "model"
-    title: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.title or self.repo_id
 
 
 # -- the spec and the format ----------------------------------------------------------------------
@@ -145,238 +115,55 @@ def pick_file(files: list[str], repo: str, filename: str | None = None, format: 
                       f"full_run_data.pth, grokking_demo.pth or single .pth file; it has {shown})")
 
 
-# -- cache and network ----------------------------------------------------------------------------
-def _offline() -> bool:
-    """huggingface_hub's offline flag (read at its import) or HF_HUB_OFFLINE set since then."""
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
-    return constants.is_offline_mode() or env in ("1", "ON", "YES", "TRUE")
-
-
-def _cached_snapshot(req: _Req) -> Path | None:
-    """The cached snapshot folder of the revision (huggingface_hub resolves the ref), or None."""
-    try:
-        return Path(snapshot_download(req.repo_id, revision=req.revision, repo_type=req.repo_type,
-                                      local_files_only=True))
-    except (LocalEntryNotFoundError, OSError):
-        return None
-
-
-def _cached_file(req: _Req, name: str, commit: str) -> str | None:
-    hit = try_to_load_from_cache(req.repo_id, name, revision=commit, repo_type=req.repo_type)
-    return hit if isinstance(hit, str) else None
-
-
-def _probe(req: _Req, token, endpoint) -> tuple[str, list[str]]:
-    """(commit, file names) of the revision: one model_info request, no retries (see the module docstring)."""
-    if _offline():
-        raise unreachable(req.name, "offline mode is on (HF_HUB_OFFLINE)")
-    api = HfApi(endpoint=endpoint, token=token)
-    try:
-        info = api.repo_info(req.repo_id, revision=req.revision, repo_type=req.repo_type, timeout=PROBE_TIMEOUT_S)
-    except Exception as e:
-        raise explain(e, req.name, req.repo_id, req.revision, PROBE_TIMEOUT_S) from None
-    return info.sha, [s.rfilename for s in (info.siblings or [])]
-
-
-def _remember_ref(req: _Req, name: str, commit: str, token, endpoint) -> None:
-    """Make huggingface_hub record revision -> commit (it does so on a download by the revision's name),
-    so this revision opens offline later even when its files were cached under another name (a tag of main).
-    With the blob cached this costs one HEAD request and no bytes."""
-    cached = _cached_file(req, name, commit)
-    if cached is not None and try_to_load_from_cache(req.repo_id, name, revision=req.revision,
-                                                     repo_type=req.repo_type) != cached:
-        _fetch(req, name, req.revision, None, 0, 0, token, endpoint)
-
-
-def _reporter(progress: Progress, offset: int, total: int, label: str):
-    """A tqdm class for hf_hub_download's `tqdm_class`: bytes to `progress`, nothing drawn."""
-
-    class _Reporter(_tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs.pop("name", None)
-            kwargs.update(disable=False, file=open(os.devnull, "w"), mininterval=0.25)  # noqa: SIM115
-            super().__init__(*args, **kwargs)
-            self._total = total or offset + int(self.total or 0)  # one file: its size, from the Hub's headers
-            progress(offset, self._total, label)
-
-        def update(self, n=1):
-            out = super().update(n)
-            progress(min(self._total, offset + int(self.n)), self._total, label)
-            return out
-
-        def close(self):
-            fp = self.fp
-            super().close()
-            fp.close()
-
-    return _Reporter
-
-
-def _fetch(req, name, revision, progress, offset, total, token, endpoint) -> str:
-    """hf_hub_download one file into the cache (progress in bytes); SourceError on any failure."""
-    label = f"downloading {name} from {req.repo_id}"
-    cls = _reporter(progress, offset, total, label) if progress is not None else None
-    try:
-        return hf_hub_download(req.repo_id, name, revision=revision, repo_type=req.repo_type, token=token,
-                               endpoint=endpoint, tqdm_class=cls)
-    except Exception as e:
-        raise explain(e, req.name, req.repo_id, revision, PROBE_TIMEOUT_S, filename=name) from None
-
-
-# -- building the opened series ---------------------------------------------------------------------
-def _assets_dir(req: _Req, commit: str, fmt: str) -> Path:
-    """Where this commit's opened/converted series lives: the layout of huggingface_hub.cached_assets_path."""
-    ns = f"{req.repo_type}s--{req.repo_id.replace('/', '--')}"
-    return Path(constants.HF_ASSETS_CACHE) / "grok_core" / ns / f"{commit}-{fmt}"
-
-
-def _open_built(folder: Path) -> Series | None:
-    """A series we built earlier, or None (a broken one is removed so it is rebuilt)."""
-    if not (folder / JSON_NAME).is_file():
-        if folder.is_dir():  # left by an interrupted build: ours to clear
-            shutil.rmtree(folder, ignore_errors=True)
-        return None
-    marker = folder / _VERIFIED
-    try:
-        s = Series(folder, verify=not marker.exists())
-    except SeriesError:
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    if not marker.exists():
-        marker.write_text("checksums verified\n")
-    return s
-
-
-def _link(target: str, link: Path) -> None:
-    """Symlink to the blob (copy where symlinks are not allowed)."""
-    real = os.path.realpath(target)
-    try:
-        os.symlink(real, link)
-    except OSError:
-        shutil.copyfile(real, link)
-
-
-def _check_addition(req: _Req, meta: dict) -> None:
-    """The views read (x + y) mod p: refuse a series of another operation rather than show wrong crests."""
-    op = (meta.get("train_config") or {}).get("operation", "add")
-    if op != "add":
-        raise SourceError(f"{req.name} learns the operation {op!r}; the views here explain (x + y) mod p only")
-
-
-def _build_native(req, commit, folder, first, progress, token, endpoint, online) -> Series:
-    """Link series.json and its shards (downloading the missing ones) into `folder`, verified."""
-    try:
-        meta = json.loads(Path(first).read_text())
-        files = [(sh["file"], int(sh["bytes"]), True) for sh in meta["shards"]]
-        files += [(e["file"], 0, False) for e in meta.get("extras", {}).values()]  # cached results: optional
-    except (ValueError, KeyError, TypeError) as e:
-        raise SourceError(f"{req.name}: {JSON_NAME} is not a series description ({e})") from None
-    if not all(_plain_name(f) for f, _, _ in files):
-        raise SourceError(f"{req.name}: {JSON_NAME} names files outside the series folder")
-    _check_addition(req, meta)
-    total, done, paths = sum(b for _, b, _ in files), 0, {JSON_NAME: first}
-    for name, nbytes, required in files:
-        p = _cached_file(req, name, commit)
-        if p is None and online:
-            try:
-                p = _fetch(req, name, commit, progress, done, total, token, endpoint)
-            except SourceError:
-                if required:
-                    raise
-        if p is None and required:
-            raise unreachable(req.name, f"offline mode is on (HF_HUB_OFFLINE) and {name} was never downloaded")
-        if p is not None:
-            paths[name] = p
-        done += nbytes
-    tmp = folder.with_name(folder.name + f".partial-{os.getpid()}-{threading.get_ident()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, p in paths.items():
-        _link(p, tmp / name)
-    try:
-        Series(tmp)  # verifies every checksum
-    except SeriesError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise SourceError(f"{req.name}: the copy in the Hugging Face cache is unusable: {e}") from None
-    (tmp / _VERIFIED).write_text("checksums verified\n")
-    try:
-        os.replace(tmp, folder)
-    except OSError:  # another process built it meanwhile
-        shutil.rmtree(tmp, ignore_errors=True)
-    s = _open_built(folder)
-    if s is None:
-        raise SourceError(f"{req.name}: could not set up {folder}")
-    return s
-
-
-def _refused(req: _Req, fname: str, path: str, err: Exception) -> SourceError:
-    """The converter's refusal, naming the file in the repo rather than its path in the cache."""
-    msg = str(err)
-    msg = msg[len(str(path)) + 2:] if msg.startswith(f"{path}: ") else msg.replace(str(path), fname)
-    return SourceError(f"{req.name}: {fname}: {msg}")
-
-
-def _build_converted(req, commit, fmt, fname, src, folder, progress) -> Series:
-    """Convert a downloaded .pth into a native series at `folder` (weights_only; addition runs only)."""
-    from .convert import ConvertError, convert_file
-    from .operation import operation_of
-
-    try:
-        op = operation_of(src)
-        if op not in ("+", None):
-            raise SourceError(f"{req.name}: {fname} holds a model of (x {op} y) mod p; the views here explain "
-                              "(x + y) mod p only, so it is not opened")
-        s = convert_file(src, folder, format=fmt, title=req.title or None, progress=progress,
-                         source={"repo_id": req.repo_id, "revision": req.revision, "commit": commit, "file": fname})
-    except ConvertError as e:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise _refused(req, fname, src, e) from None
-    (folder / _VERIFIED).write_text("written by grok_core.convert\n")
-    return s
-
-
-def _open(req: _Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
-    """The cache first (unless refresh), then the Hub; one SourceError sentence on any failure."""
-    snap = None if refresh and not _offline() else _cached_snapshot(req)
-    if snap is None and _offline():
+# -- finding and opening ------------------------------------------------------------------------
+def _locate(req: Req, refresh, token, endpoint) -> HubDetails:
+    """Commit, format and file of the request: from the cache (unless refresh), else one probe."""
+    snap = None if refresh and not offline() else cached_snapshot(req)
+    if snap is None and offline():
         raise unreachable(req.name, "offline mode is on (HF_HUB_OFFLINE)")
     if snap is not None:  # huggingface_hub's documented layout: snapshots/<commit>/
         commit, files, online = snap.name, sorted(p.name for p in snap.iterdir()), False
     else:
-        (commit, files), online = _probe(req, token, endpoint), True
+        (commit, files), online = probe(req, token, endpoint), True
     try:
         fmt, fname = pick_file(files, req.repo_id, req.filename, req.format)
     except SourceError:
-        if online or _offline():
+        if online or offline():
             raise
-        (commit, files), online = _probe(req, token, endpoint), True  # the cache holds other files only
+        (commit, files), online = probe(req, token, endpoint), True  # the cache holds other files only
         fmt, fname = pick_file(files, req.repo_id, req.filename, req.format)
-    details = HubDetails(req.repo_id, req.revision, commit, fmt, fname, from_cache=not online)
     if online:
-        _remember_ref(req, fname, commit, token, endpoint)
-    for f in (fmt,) if fmt != "auto" else ("nanda_full_run", "tl_demo"):
-        s = _open_built(_assets_dir(req, commit, f))
+        remember_ref(req, fname, commit, token, endpoint)
+    return HubDetails(req.repo_id, req.revision, commit, fmt, fname, from_cache=not online)
+
+
+def _open(req: Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
+    """The cache first (unless refresh), then the Hub; one SourceError sentence on any failure."""
+    d = _locate(req, refresh, token, endpoint)
+    for f in (d.format,) if d.format != "auto" else ("nanda_full_run", "tl_demo"):
+        s = open_built(assets_dir(req, d.commit, f))
         if s is not None:
-            return s, HubDetails(**{**details.__dict__, "format": f})
-    first = _cached_file(req, fname, commit) if not online else None
+            return s, dataclasses.replace(d, format=f)
+    first = cached_file(req, d.file, d.commit) if d.from_cache else None
     if first is None:
-        if _offline():
-            raise unreachable(req.name, f"offline mode is on (HF_HUB_OFFLINE) and {fname} was never downloaded")
+        if offline():
+            raise unreachable(req.name, f"offline mode is on (HF_HUB_OFFLINE) and {d.file} was never downloaded")
         # by the revision's name, so huggingface_hub records the ref for opening offline later
-        first = _fetch(req, fname, req.revision, None if fmt == "native" else progress, 0, 0, token, endpoint)
-        commit = Path(first).parent.name  # the branch may have moved since the probe
-    if fmt == "native":
-        s = _build_native(req, commit, _assets_dir(req, commit, fmt), first, progress, token, endpoint, not _offline())
-        return s, HubDetails(**{**details.__dict__, "commit": commit})
+        first = fetch(req, d.file, req.revision, None if d.format == "native" else progress, 0, 0, token, endpoint)
+        d = dataclasses.replace(d, commit=Path(first).parent.name)  # the branch may have moved since the probe
+    if d.format == "native":
+        return build_native(req, d.commit, assets_dir(req, d.commit, "native"), first, progress, token, endpoint,
+                            not offline()), d
+    fmt = d.format
     if fmt == "auto":
         from .convert import ConvertError, detect_format, load_torch_file
 
         try:
             fmt = detect_format(load_torch_file(first))
         except ConvertError as e:
-            raise _refused(req, fname, first, e) from None
-    s = _build_converted(req, commit, fmt, fname, first, _assets_dir(req, commit, fmt), progress)
-    return s, HubDetails(**{**details.__dict__, "commit": commit, "format": fmt})
+            raise refused(req, d.file, first, e) from None
+    s = build_converted(req, d.commit, fmt, d.file, first, assets_dir(req, d.commit, fmt), progress)
+    return s, dataclasses.replace(d, format=fmt)
 
 
 # -- public entry points ------------------------------------------------------------------------
@@ -390,7 +177,15 @@ def open_hub(spec: str, progress: Progress | None = None, *, filename: str | Non
     (one sentence for people), never a huggingface_hub or network exception.
     """
     repo_id, revision = parse_spec(spec)
-    return _open(_Req(repo_id, revision, filename=filename), progress, refresh, token, endpoint)
+    return _open(Req(repo_id, revision, filename=filename), progress, refresh, token, endpoint)
+
+
+def locate(spec: str, *, filename: str | None = None, refresh: bool = False, token: str | bool | None = None,
+           endpoint: str | None = None) -> HubDetails:
+    """Which commit and file open_hub(spec) would open, and in which format ('auto': a .pth the converter
+    will read), without downloading anything: from the cache, or one request to the Hub."""
+    repo_id, revision = parse_spec(spec)
+    return _locate(Req(repo_id, revision, filename=filename), refresh, token, endpoint)
 
 
 def open_entry(entry: ManifestEntry, progress: Progress | None = None, *, refresh: bool = False,
@@ -398,7 +193,7 @@ def open_entry(entry: ManifestEntry, progress: Progress | None = None, *, refres
     """Open a manifest entry as a Series (a local folder, or a Hub repo as open_hub does)."""
     if entry.is_local:
         return _open_local(entry, root)
-    req = _Req(entry.repo_id, entry.revision, entry.format, entry.files[0] if entry.format != "native" else None,
+    req = Req(entry.repo_id, entry.revision, entry.format, entry.files[0] if entry.format != "native" else None,
                entry.repo_type, entry.title)
     return _open(req, progress, refresh, token, endpoint)[0]
 
@@ -407,7 +202,7 @@ def open_repo(repo_id: str, revision: str = "main", format: str | None = None, f
               progress: Progress | None = None, **kw) -> Series:
     """The Series alone, from a repo id (e.g. one made with `python -m grok_core publish`)."""
     repo_id, rev = parse_spec(f"{repo_id}@{revision}" if "@" not in repo_id else repo_id)
-    return _open(_Req(repo_id, rev, format, filename), progress, kw.pop("refresh", False), kw.pop("token", None),
+    return _open(Req(repo_id, rev, format, filename), progress, kw.pop("refresh", False), kw.pop("token", None),
                  kw.pop("endpoint", None))[0]
 
 
@@ -428,11 +223,11 @@ def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
     """True when open_entry would succeed without the network (as far as the files on disk tell)."""
     if entry.is_local:
         return (local_path(entry, root) / JSON_NAME).is_file()
-    req = _Req(entry.repo_id, entry.revision, entry.format, None, entry.repo_type)
-    snap = _cached_snapshot(req)
+    req = Req(entry.repo_id, entry.revision, entry.format, None, entry.repo_type)
+    snap = cached_snapshot(req)
     if snap is None:
         return False
-    if (_assets_dir(req, snap.name, entry.format) / JSON_NAME).is_file():
+    if (assets_dir(req, snap.name, entry.format) / JSON_NAME).is_file():
         return True
     if entry.format != "native":
         return (snap / entry.files[0]).is_file()
@@ -445,14 +240,14 @@ def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
 
 def fetch_series_json(entry: ManifestEntry, token=None, endpoint: str | None = None) -> dict:
     """Only the description of a native Hub series (small): for `info` without downloading shards."""
-    req = _Req(entry.repo_id, entry.revision, "native", None, entry.repo_type, entry.title)
-    snap = _cached_snapshot(req)
+    req = Req(entry.repo_id, entry.revision, "native", None, entry.repo_type, entry.title)
+    snap = cached_snapshot(req)
     path = str(snap / JSON_NAME) if snap is not None and (snap / JSON_NAME).is_file() else None
     if path is None:
-        if _offline():
+        if offline():
             raise unreachable(req.name, "offline mode is on (HF_HUB_OFFLINE)")
-        pick_file(_probe(req, token, endpoint)[1], req.repo_id, format="native")
-        path = _fetch(req, JSON_NAME, req.revision, None, 0, 0, token, endpoint)
+        pick_file(probe(req, token, endpoint)[1], req.repo_id, format="native")
+        path = fetch(req, JSON_NAME, req.revision, None, 0, 0, token, endpoint)
     try:
         return json.loads(Path(path).read_text())
     except ValueError as e:

@@ -34,7 +34,7 @@ import torch
 from conftest import TINY_MODEL, tiny_train
 from huggingface_hub import constants
 
-from grok_core import cli, hub
+from grok_core import cli, hub, hub_fetch
 from grok_core.data import split_mask
 from grok_core.hub import (
     ManifestEntry,
@@ -402,7 +402,7 @@ def test_bad_repo_id():
 
 def test_unreachable_hub_fails_fast(online, monkeypatch):
     """Fake network: a port that accepts connections but never answers, and one that refuses them."""
-    monkeypatch.setattr(hub, "PROBE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(hub_fetch, "PROBE_TIMEOUT_S", 0.5)
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)  # the kernel completes the handshake; nobody ever reads or answers
