@@ -9,13 +9,14 @@ revision) are in test_hub.py with a hand-written fake.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import TINY_MODEL
-from huggingface_hub import constants
+from huggingface_hub import constants, try_to_load_from_cache
 from olah_server import OlahHub, olah_cli
 from test_hub import hf_home, make_series, online, series_files  # noqa: F401 (hf_home, online: fixtures)
 
@@ -230,3 +231,23 @@ def test_manifest_entry_through_olah(srv, tiny):
     s = open_entry(e, endpoint=srv.url)
     assert s.title == "v1" and commit in str(s.path) and is_available_offline(e)
     assert hub.fetch_series_json(e)["title"] == "v1"
+
+
+def test_locate_and_cli_info(srv, tmp_path, capsys, monkeypatch):
+    """locate() names the file without downloading it; `info owner/name@rev` reads the format off the files."""
+    import test_convert as tc
+
+    from grok_core import cli
+
+    tc.make_tl_file(tmp_path / "run.pth")
+    commit = srv.commit("org/cli", {"run.pth": tmp_path / "run.pth"}, branch="exp")
+    d = hub.locate("org/cli@exp", endpoint=srv.url)
+    assert (d.commit, d.format, d.file, d.from_cache) == (commit, "auto", "run.pth", False)
+    assert try_to_load_from_cache("org/cli", "run.pth", revision=commit) is None  # nothing downloaded
+    # what HF_ENDPOINT sets when huggingface_hub is imported (the CLI has no --endpoint)
+    monkeypatch.setattr(constants, "ENDPOINT", srv.url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", srv.url + "/{repo_id}/resolve/{revision}/{filename}")
+    assert cli.main(["info", "org/cli@exp", "--json", "--quiet"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["checkpoints"]["steps"] == [99, 199, 299] and info["converted_from"]["format"] == "tl_demo"
+    assert info["source"].startswith(f"org/cli at exp (commit {commit[:7]}): run.pth, TransformerLens grokking demo")
