@@ -243,6 +243,10 @@ def test_not_in_cache_offline_fails_fast(hf_home, tmp_path):
     with pytest.raises(SourceError, match="not in the local Hugging Face cache and offline mode is on"):
         open_entry(entry)
     assert time.perf_counter() - t0 < 1.0
+    t0 = time.perf_counter()
+    with pytest.raises(SourceError, match=r"^alice/never-downloaded: not in the local Hugging Face cache and offline"):
+        hub.open_hub("alice/never-downloaded@v2")
+    assert time.perf_counter() - t0 < 1.0
     # A cached description whose shards were never downloaded: also a clear, fast error.
     made = make_series(tmp_path / "src")
     put_in_cache(hf_home / "hub", "alice/partial", {"series.json": made.path / "series.json"})

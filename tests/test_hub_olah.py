@@ -223,6 +223,23 @@ def test_multiplication_run_is_refused(srv, tmp_path, one_cpu_thread):
     assert not any((Path(constants.HF_ASSETS_CACHE) / "grok_core").rglob("series.json"))  # nothing half-built kept
 
 
+def test_native_series_of_another_operation_is_refused(srv, tmp_path):
+    from conftest import tiny_train
+
+    from grok_core.data import split_mask
+    from grok_core.series import SeriesWriter
+
+    tcfg = tiny_train(n_steps=10, operation="subtract", schedule=((10**9, 10),))
+    w = SeriesWriter(tmp_path / "sub", TINY_MODEL, tcfg, split_mask(TINY_MODEL.p, 0.6, 0), title="x - y")
+    w.add_metrics(0, {"train_loss": 1.0, "test_loss": 2.0, "train_acc": 0.5, "test_acc": 0.1})
+    w.add_checkpoint(0, init_params(TINY_MODEL, seed=0))
+    w.flush(complete=True)
+    srv.commit("alice/subtract", series_files(Series(tmp_path / "sub")))
+    with pytest.raises(SourceError, match=r"^alice/subtract learns the operation 'subtract'; the views here explain "
+                                          r"\(x \+ y\) mod p only$"):
+        open_hub("alice/subtract", endpoint=srv.url)
+
+
 def test_manifest_entry_through_olah(srv, tiny):
     commit = srv.commit("alice/listed", series_files(tiny["v1"]), branch="release")
     e = hub.parse_entry({"id": "listed", "title": "Listed run", "description": "d",
