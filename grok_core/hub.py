@@ -219,23 +219,40 @@ def _open_local(entry: ManifestEntry, root: Path) -> Series:
         raise SourceError(f"{entry.title}: {e}") from None
 
 
+def _cached_details(req: Req) -> HubDetails | None:
+    """What would open from the cache alone (no network), or None."""
+    snap = cached_snapshot(req)
+    if snap is None:
+        return None
+    try:
+        fmt, fname = pick_file(sorted(p.name for p in snap.iterdir()), req.repo_id, req.filename, req.format)
+    except SourceError:
+        return None
+    d = HubDetails(req.repo_id, req.revision, snap.name, fmt, fname, from_cache=True)
+    for f in (fmt,) if fmt != "auto" else ("nanda_full_run", "tl_demo"):
+        if (assets_dir(req, snap.name, f) / JSON_NAME).is_file():
+            return dataclasses.replace(d, format=f)
+    if fmt != "native":
+        return d if (snap / fname).is_file() else None
+    try:
+        meta = json.loads((snap / JSON_NAME).read_text())
+        return d if all((snap / sh["file"]).is_file() for sh in meta["shards"]) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def cached(spec: str, *, filename: str | None = None) -> HubDetails | None:
+    """The details of spec's copy in the local cache when it opens offline, else None; never any network."""
+    repo_id, revision = parse_spec(spec)
+    return _cached_details(Req(repo_id, revision, filename=filename))
+
+
 def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
     """True when open_entry would succeed without the network (as far as the files on disk tell)."""
     if entry.is_local:
         return (local_path(entry, root) / JSON_NAME).is_file()
-    req = Req(entry.repo_id, entry.revision, entry.format, None, entry.repo_type)
-    snap = cached_snapshot(req)
-    if snap is None:
-        return False
-    if (assets_dir(req, snap.name, entry.format) / JSON_NAME).is_file():
-        return True
-    if entry.format != "native":
-        return (snap / entry.files[0]).is_file()
-    try:
-        meta = json.loads((snap / JSON_NAME).read_text())
-        return all((snap / sh["file"]).is_file() for sh in meta["shards"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    filename = entry.files[0] if entry.format != "native" else None
+    return _cached_details(Req(entry.repo_id, entry.revision, entry.format, filename, entry.repo_type)) is not None
 
 
 def fetch_series_json(entry: ManifestEntry, token=None, endpoint: str | None = None) -> dict:

@@ -85,6 +85,7 @@ def test_native_at_main_branch_tag_and_commit(srv, tiny):
         assert time.perf_counter() - t0 < 1.0  # a loose bound; the figure is in benchmarks/bench_hub.py
         assert d.from_cache and d.commit == commit and list(s.steps) == steps
     assert is_available_offline(hub_entry("alice/run")) and is_available_offline(hub_entry("alice/run", "exp"))
+    assert hub.cached("alice/run@exp").commit == c_exp and hub.cached("alice/run@nothing") is None
 
 
 def test_progress_reports_bytes_of_the_shards(srv, tiny):
@@ -258,6 +259,7 @@ def test_locate_and_cli_info(srv, tmp_path, capsys, monkeypatch):
 
     tc.make_tl_file(tmp_path / "run.pth")
     commit = srv.commit("org/cli", {"run.pth": tmp_path / "run.pth"}, branch="exp")
+    assert hub.cached("org/cli@exp") is None
     d = hub.locate("org/cli@exp", endpoint=srv.url)
     assert (d.commit, d.format, d.file, d.from_cache) == (commit, "auto", "run.pth", False)
     assert try_to_load_from_cache("org/cli", "run.pth", revision=commit) is None  # nothing downloaded
