@@ -117,8 +117,9 @@ def _last_logits(s: Series, p: int) -> torch.Tensor:
     return forward_last(s.params_at(int(s.steps[-1])), s.model_cfg, idx // p, idx % p)
 
 
-@pytest.mark.parametrize("fmt, name", [("nanda_full_run", "full_run_data.pth"), ("tl_demo", "grokking_demo.pth"),
-                                       ("tl_demo", "my_run.pth")])
+@pytest.mark.parametrize("fmt, name", [
+    pytest.param("nanda_full_run", "full_run_data.pth", marks=pytest.mark.slow),  # ~9 s: Nanda's split and loss check
+    ("tl_demo", "grokking_demo.pth"), ("tl_demo", "my_run.pth")])
 def test_converted_formats(srv, tmp_path, fmt, name):
     import test_convert as tc  # files in the published layouts (tests/ is on sys.path under pytest)
 
@@ -206,6 +207,7 @@ def _multiplication_params(steps: int = 120) -> dict[str, torch.Tensor]:
     return {k: v.detach() for k, v in params.items()}
 
 
+@pytest.mark.slow  # ~7 s: trains the tiny multiplication model
 def test_multiplication_run_is_refused(srv, tmp_path, one_cpu_thread):
     """The views assume x + y: a run of (x × y) mod p is refused at open, not shown with wrong crests."""
     import test_convert as tc
