@@ -10,6 +10,9 @@ revision) are in test_hub.py with a hand-written fake.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -272,3 +275,40 @@ def test_locate_and_cli_info(srv, tmp_path, capsys, monkeypatch):
     info = json.loads(capsys.readouterr().out)
     assert info["checkpoints"]["steps"] == [99, 199, 299] and info["converted_from"]["format"] == "tl_demo"
     assert info["source"].startswith(f"org/cli at exp (commit {commit[:7]}): run.pth, TransformerLens grokking demo")
+
+
+def test_corrupt_file_on_the_hub_is_refused(srv, tmp_path, tiny):
+    files = series_files(tiny["v1"])
+    shard = next(n for n in files if n.startswith("params-"))
+    data = bytearray(files[shard].read_bytes())
+    data[-1] ^= 0xFF
+    srv.commit("alice/corrupt", {**files, shard: bytes(data)})
+    with pytest.raises(SourceError, match=rf"^alice/corrupt: the copy in the Hugging Face cache is unusable: .*{shard}"
+                                          r".*sha256 does not match"):
+        open_hub("alice/corrupt", endpoint=srv.url)
+    assert not any((Path(constants.HF_ASSETS_CACHE) / "grok_core").rglob("series.json"))
+
+
+def test_env_read_at_import_in_subprocess(srv, tiny):
+    """Downloaded once, then a fresh process with HF_HOME and HF_HUB_OFFLINE=1 set before huggingface_hub is
+    imported (the way a user does) opens it offline, and fails fast on a repo never downloaded."""
+    home = Path(constants.HF_HOME)
+    commit = srv.commit("alice/sub", series_files(tiny["exp"]), branch="exp")
+    open_hub("alice/sub@exp", endpoint=srv.url)
+    code = (
+        "import json, time\n"
+        "from grok_core.hub import SourceError, open_hub\n"
+        "s, d = open_hub('alice/sub@exp')\n"
+        "t0 = time.perf_counter()\n"
+        "try:\n    open_hub('alice/missing')\nexcept SourceError as e:\n    err = str(e)\n"
+        "print(json.dumps({'path': str(s.path), 'commit': d.commit, 'steps': [int(x) for x in s.steps], "
+        "'err': err, 'missing_s': time.perf_counter() - t0}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_HOME=str(home), HF_HUB_OFFLINE="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["path"] == str(home / "assets" / "grok_core" / "models--alice--sub" / f"{commit}-native")
+    assert res["commit"] == commit and res["steps"] == [0, 5] and res["missing_s"] < 1.0
+    assert res["err"].startswith("alice/missing: not in the local Hugging Face cache and offline mode is on")
