@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub import constants
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from tqdm.auto import tqdm as _tqdm
@@ -62,7 +63,8 @@ class HubDetails:
 
     def describe(self) -> str:
         what = {"native": "a grok_core series", "nanda_full_run": "Nanda/ARENA full run, converted",
-                "tl_demo": "TransformerLens grokking demo, converted"}[self.format]
+                "tl_demo": "TransformerLens grokking demo, converted",
+                "auto": "a checkpoint file to convert"}[self.format]
         return f"{self.repo_id} at {self.revision} (commit {self.commit[:7]}): {self.file}, {what}"
 
 
@@ -139,6 +141,14 @@ def _locate(req: Req, refresh, token, endpoint) -> HubDetails:
 
 def _open(req: Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
     """The cache first (unless refresh), then the Hub; one SourceError sentence on any failure."""
+    try:
+        return _open_unguarded(req, progress, refresh, token, endpoint)
+    except OSError as e:  # the assets cache: disk full, read-only, permissions
+        raise SourceError(f"{req.name}: cannot write the opened series under {constants.HF_ASSETS_CACHE} "
+                          f"({e.strerror or e})") from None
+
+
+def _open_unguarded(req: Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
     d = _locate(req, refresh, token, endpoint)
     for f in (d.format,) if d.format != "auto" else ("nanda_full_run", "tl_demo"):
         s = open_built(assets_dir(req, d.commit, f))
