@@ -155,11 +155,18 @@ def test_transformerlens_demo_file(srv):
     s, d = open_hub("org/tl-demo", endpoint=srv.url)
     assert (d.format, d.file) == ("tl_demo", "grokking_demo.pth")
     assert list(s.steps) == list(range(49, 300, 50)) and s.model_cfg.p == 113
-    raw = torch.load(FIXTURE_TL_DEMO, weights_only=False)  # our own fixture, trusted
-    sd = raw["checkpoints"][-1]
-    import test_convert as tc
+    tl = pytest.importorskip("transformer_lens", reason="transformer-lens 3.x (requirements-dev.txt)")
+    import warnings
 
-    want = tc.tl_forward(sd, tc.all_tokens(113))[:, -1]  # TransformerLens's forward on the file's own weights
+    raw = torch.load(FIXTURE_TL_DEMO, weights_only=False, map_location="cpu")  # our own fixture: trusted
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3.x deprecates HookedTransformer
+        model = tl.HookedTransformer(raw["config"], move_to_device=False)
+    model.load_state_dict(raw["checkpoints"][-1])
+    idx = torch.arange(113 * 113)
+    tokens = torch.stack([idx // 113, idx % 113, torch.full_like(idx, 113)], 1)
+    with torch.no_grad():
+        want = model(tokens)[:, -1]  # TransformerLens's own forward on the file's last checkpoint
     torch.testing.assert_close(_last_logits(s, 113), want, rtol=1e-4, atol=1e-4)
 
 
