@@ -1,243 +1,219 @@
-"""Checkpoint sources: the manifest of series the app offers, local folders and the Hugging Face Hub.
+"""Series from the Hugging Face Hub: open any model repo by id, in any format grok_core reads.
 
-    checkpoints_manifest.json      {"format": "grok-manifest", "version": 1, "series": [entry, ...]}
-    entry                          id, title, description, format, size_mb, config, provenance and
-                                   source: {"path": "checkpoints/default"} (inside this repository)
-                                   or {"repo_id": "org/name", "revision": "main", "files": [...]}
+    open_hub("owner/name@revision", progress) -> (Series, HubDetails)
+    locate("owner/name@revision") -> HubDetails      which file would be opened, nothing downloaded
 
-Everything on the Hub goes through `huggingface_hub`, so HF_HOME, HF_HUB_CACHE, HF_ENDPOINT,
-HF_HUB_OFFLINE, HF_TOKEN and stored logins work as they do for that library. Lookups go to the
-local cache first (`hf_hub_download(local_files_only=True)`), so a cached series opens at once
-with no network. Before anything is downloaded a single metadata request with a short timeout
-(PROBE_TIMEOUT_S) checks the Hub is reachable: without it, `hf_hub_download` retries for ~23 s
-when the network is down. Offline (HF_HUB_OFFLINE=1, read by huggingface_hub when it is imported,
-or set in the environment later) nothing is requested at all.
-
-Native series open from a folder of links into the Hub cache (so adding cached extras never
-edits huggingface_hub's cache); other formats are converted once. Both live in huggingface_hub's
-assets cache (HF_ASSETS_CACHE, by default HF_HOME/assets):
-    grok_core/<org>--<name>/<commit>-<format>/
+The format is read off the repo's file list: this project's series.json (native), Nanda/ARENA's
+full_run_data.pth, TransformerLens's grokking_demo.pth, or a single .pth the converter recognises.
+Everything goes through huggingface_hub, so HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_HUB_OFFLINE,
+HF_TOKEN and stored logins work as they do for that library. The cache comes first, so a series
+seen once opens with no network; otherwise one short request (hub_fetch.probe) gives the commit
+and the file list. The opened series is built once in the assets cache (hub_build).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
-import os
-import re
-import shutil
 import sys
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
-from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    GatedRepoError,
-    HfHubHTTPError,
-    HFValidationError,
-    LocalEntryNotFoundError,
-    OfflineModeIsEnabled,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-
-try:  # huggingface_hub >= 1.0 tells a missing remote file apart from a missing cached one
-    from huggingface_hub.errors import RemoteEntryNotFoundError
-except ImportError:  # pragma: no cover
-    RemoteEntryNotFoundError = EntryNotFoundError
+from huggingface_hub import constants
+from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from tqdm.auto import tqdm as _tqdm
 
+from .hub_build import assets_dir, build_converted, build_native, open_built, refused
+from .hub_errors import unreachable
+from .hub_fetch import Progress, Req, cached_file, cached_snapshot, fetch, offline, probe, remember_ref
+from .manifest import (  # noqa: F401  (re-exported: the manifest used to live here)
+    FORMATS,
+    MANIFEST_PATH,
+    REPO,
+    ManifestEntry,
+    SourceError,
+    get_entry,
+    hub_entry,
+    load_manifest,
+    local_path,
+    parse_entry,
+)
 from .series import JSON_NAME, Series, SeriesError, sha256_file
 
-REPO = Path(__file__).resolve().parents[1]
-MANIFEST_PATH = REPO / "checkpoints_manifest.json"
-MANIFEST_FORMAT = "grok-manifest"
-FORMATS = ("native", "nanda_full_run", "tl_demo")
-# How long to wait for the Hub before calling it unreachable (seconds).
-PROBE_TIMEOUT_S = float(os.environ.get("GROK_CORE_HUB_TIMEOUT", "2"))
-_VERIFIED = ".grok_verified"  # marker: this cached folder was opened once with checksums verified
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-Progress = Callable[[int, int, str], object]  # progress(done, total, message)
-
-
-class SourceError(Exception):
-    """A series that cannot be opened from its source, with a message for people."""
+KNOWN_FILES = {JSON_NAME: "native", "full_run_data.pth": "nanda_full_run", "grokking_demo.pth": "tl_demo"}
+TORCH_SUFFIXES = (".pth", ".pt")
 
 
 @dataclass(frozen=True)
-class ManifestEntry:
-    """One series the app offers (see the module docstring for the JSON form)."""
+class HubDetails:
+    """Where an opened Hub series came from: the repo, the revision asked for, its commit, the file picked."""
 
-    id: str
-    title: str
-    description: str
-    source: dict
-    format: str = "native"
-    size_mb: float | None = None
-    config: dict = field(default_factory=dict)
-    provenance: dict = field(default_factory=dict)
+    repo_id: str
+    revision: str
+    commit: str
+    format: str  # native | nanda_full_run | tl_demo
+    file: str  # the file the series was read from (series.json or the .pth converted)
+    from_cache: bool  # True when nothing was asked of the Hub
 
     @property
-    def is_local(self) -> bool:
-        return "path" in self.source
+    def spec(self) -> str:
+        """owner/name, or owner/name@revision when not main: what `open_hub` and ?hub= take."""
+        return self.repo_id if self.revision == "main" else f"{self.repo_id}@{self.revision}"
 
-    @property
-    def repo_id(self) -> str | None:
-        return self.source.get("repo_id")
-
-    @property
-    def revision(self) -> str:
-        return self.source.get("revision") or "main"
-
-    @property
-    def repo_type(self) -> str:
-        return self.source.get("repo_type") or "model"
-
-    @property
-    def files(self) -> list[str]:
-        return list(self.source.get("files") or [])
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+    def describe(self) -> str:
+        what = {"native": "a grok_core series", "nanda_full_run": "Nanda/ARENA full run, converted",
+                "tl_demo": "TransformerLens grokking demo, converted",
+                "auto": "a checkpoint file to convert"}[self.format]
+        return f"{self.repo_id} at {self.revision} (commit {self.commit[:7]}): {self.file}, {what}"
 
 
-# -- the manifest -------------------------------------------------------------------------------
-def _plain_name(name) -> bool:
-    return isinstance(name, str) and bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
-
-
-def _check_local_path(path) -> str:
-    """A path inside the repository, written relative to it: no absolute paths, no '..'."""
-    if not isinstance(path, str) or not path.strip():
-        raise ValueError("source.path must be a non-empty string")
-    pp = PurePosixPath(path)
-    if pp.is_absolute() or "\\" in path or ".." in pp.parts or re.match(r"^[A-Za-z]:", path):
-        raise ValueError(f"source.path {path!r} must be relative to the repository root, without '..'")
-    return path
-
-
-def parse_entry(d) -> ManifestEntry:
-    """Validate one manifest entry; ValueError says what is wrong."""
-    if not isinstance(d, dict):
-        raise ValueError(f"an entry must be an object, not {type(d).__name__}")
-    for k in ("id", "title", "description", "source"):
-        if k not in d:
-            raise ValueError(f"missing field {k!r}")
-    if not isinstance(d["id"], str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", d["id"]):
-        raise ValueError(f"id {d['id']!r} must be 1-64 letters, digits, '.', '_' or '-'")
-    for k in ("title", "description"):
-        if not isinstance(d[k], str) or not d[k].strip():
-            raise ValueError(f"{k} must be a non-empty string")
-    fmt = d.get("format", "native")
-    if fmt not in FORMATS:
-        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    src = d["source"]
-    if not isinstance(src, dict) or ("path" in src) == ("repo_id" in src):
-        raise ValueError("source must be an object with either 'path' or 'repo_id'")
-    if "path" in src:
-        _check_local_path(src["path"])
-        if fmt != "native":
-            raise ValueError("a local source must be a native series (convert it first: python -m grok_core convert)")
-        unknown = set(src) - {"path"}
-    else:
-        try:
-            validate_repo_id(src["repo_id"])
-        except (HFValidationError, TypeError) as e:
-            raise ValueError(f"source.repo_id {src['repo_id']!r} is not a valid Hub repo id ({e})") from None
-        if "/" not in src["repo_id"]:
-            raise ValueError(f"source.repo_id {src['repo_id']!r} must be 'owner/name'")
-        rev = src.get("revision", "main")
-        if not isinstance(rev, str) or not rev or rev.startswith("/") or ".." in rev:
-            raise ValueError(f"source.revision {rev!r} is not a valid revision")
-        files = src.get("files", [])
-        if not isinstance(files, list) or not all(_plain_name(f) for f in files):
-            raise ValueError("source.files must be a list of plain file names")
-        if fmt != "native" and len(files) != 1:
-            raise ValueError(f"format {fmt} needs exactly one file in source.files")
-        if src.get("repo_type", "model") not in ("model", "dataset"):
-            raise ValueError("source.repo_type must be 'model' or 'dataset'")
-        unknown = set(src) - {"repo_id", "revision", "files", "repo_type"}
-    if unknown:
-        raise ValueError(f"unknown source field(s) {sorted(unknown)}")
-    size = d.get("size_mb")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, float)) or size < 0):
-        raise ValueError("size_mb must be a non-negative number or null")
-    for k in ("config", "provenance"):
-        if not isinstance(d.get(k, {}), dict):
-            raise ValueError(f"{k} must be an object")
-    return ManifestEntry(
-        id=d["id"], title=d["title"].strip(), description=d["description"].strip(), source=dict(src), format=fmt,
-        size_mb=None if size is None else float(size), config=dict(d.get("config", {})),
-        provenance=dict(d.get("provenance", {})),
-    )
-
-
-def load_manifest(path=MANIFEST_PATH) -> tuple[list[ManifestEntry], list[str]]:
-    """All valid entries (in file order) and one message per problem; a bad entry never hides the others."""
-    path = Path(path)
+# -- the spec and the format ----------------------------------------------------------------------
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'owner/name' or 'owner/name@revision' -> (repo_id, revision), checked with huggingface_hub's validator."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise SourceError("give a Hub repo as owner/name or owner/name@revision")
+    spec = spec.strip()
+    for prefix in ("https://huggingface.co/", "http://huggingface.co/", "hf://"):
+        if spec.startswith(prefix):  # a pasted link: keep owner/name[/tree/revision]
+            spec = spec[len(prefix):].rstrip("/")
+            if "/tree/" in spec:
+                spec = spec.replace("/tree/", "@", 1)
+    repo_id, _, revision = spec.partition("@")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return [], [f"{path}: missing; no series to offer besides local folders"]
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return [], [f"{path}: not valid JSON ({e})"]
-    if isinstance(doc, dict):
-        if doc.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
-            return [], [f"{path}: format is {doc.get('format')!r}, expected {MANIFEST_FORMAT!r}"]
-        if doc.get("version", 1) != 1:
-            return [], [f"{path}: manifest version {doc.get('version')!r} is not supported (this grok_core reads 1)"]
-        items = doc.get("series")
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        raise SourceError(f"{repo_id!r} is not a valid Hub repo id ({e})") from None
+    if repo_id.count("/") != 1:
+        raise SourceError(f"{repo_id!r} is not a Hub repo id: write it as owner/name")
+    revision = revision or "main"
+    if revision.startswith("/") or ".." in revision or any(c.isspace() for c in revision):
+        raise SourceError(f"{revision!r} is not a valid revision (a branch, tag or commit)")
+    return repo_id, revision
+
+
+def pick_file(files: list[str], repo: str, filename: str | None = None, format: str | None = None) -> tuple[str, str]:
+    """(format, file) read off a repo's file list; SourceError with one sentence when it holds no series."""
+    files = [f for f in files if "/" not in f]
+    if filename is not None:
+        if filename not in files:
+            raise SourceError(f"{repo} has no file {filename!r}")
+        return format or KNOWN_FILES.get(filename, "auto"), filename
+    if format is not None and format != "native":
+        name = next((f for f, k in KNOWN_FILES.items() if k == format), None)
+        if name in files:
+            return format, name
+    for name, fmt in KNOWN_FILES.items():
+        if name in files and format in (None, fmt):
+            return fmt, name
+    torch_files = sorted(f for f in files if f.endswith(TORCH_SUFFIXES))
+    if len(torch_files) == 1 and format is None:
+        return "auto", torch_files[0]
+    if len(torch_files) > 1:
+        raise SourceError(f"{repo} holds several checkpoint files ({', '.join(torch_files)}); "
+                          "name the one to open (filename=...)")
+    shown = ", ".join(files[:8]) + (" …" if len(files) > 8 else "") if files else "no files"
+    raise SourceError(f"{repo} holds no checkpoint series grok_core can read (no {JSON_NAME}, "
+                      f"full_run_data.pth, grokking_demo.pth or single .pth file; it has {shown})")
+
+
+# -- finding and opening ------------------------------------------------------------------------
+def _locate(req: Req, refresh, token, endpoint) -> HubDetails:
+    """Commit, format and file of the request: from the cache (unless refresh), else one probe."""
+    snap = None if refresh and not offline() else cached_snapshot(req)
+    if snap is None and offline():
+        raise unreachable(req.name, "offline mode is on (HF_HUB_OFFLINE)")
+    if snap is not None:  # huggingface_hub's documented layout: snapshots/<commit>/
+        commit, files, online = snap.name, sorted(p.name for p in snap.iterdir()), False
     else:
-        items = doc
-    if not isinstance(items, list):
-        return [], [f"{path}: expected a list of series under 'series'"]
-    entries, errors, seen = [], [], set()
-    for i, d in enumerate(items):
-        label = f"entry {i + 1}" + (f" ({d['id']!r})" if isinstance(d, dict) and isinstance(d.get("id"), str) else "")
-        try:
-            e = parse_entry(d)
-        except ValueError as ex:
-            errors.append(f"{path.name}: {label}: {ex}")
-            continue
-        if e.id in seen:
-            errors.append(f"{path.name}: {label}: duplicate id; the first one is used")
-            continue
-        seen.add(e.id)
-        entries.append(e)
-    return entries, errors
-
-
-def get_entry(entry_id: str, path=MANIFEST_PATH) -> ManifestEntry:
-    entries, errors = load_manifest(path)
-    for e in entries:
-        if e.id == entry_id:
-            return e
-    hint = f" ({'; '.join(errors)})" if errors else ""
-    raise SourceError(f"no series {entry_id!r} in {Path(path).name}; known: {', '.join(e.id for e in entries) or 'none'}{hint}")
-
-
-def hub_entry(repo_id: str, revision: str = "main", format: str = "native", filename: str | None = None,
-              repo_type: str = "model") -> ManifestEntry:
-    """An ad-hoc entry for a Hub repo that is not in the manifest (CLI, Python)."""
-    src = {"repo_id": repo_id, "revision": revision, "files": [filename] if filename else [], "repo_type": repo_type}
-    if format != "native" and not filename:
-        src["files"] = ["full_run_data.pth"] if format == "nanda_full_run" else []
+        (commit, files), online = probe(req, token, endpoint), True
     try:
-        return parse_entry({"id": "hub", "title": repo_id, "description": f"{repo_id} on the Hugging Face Hub",
-                            "source": src, "format": format})
-    except ValueError as e:
-        raise SourceError(str(e)) from None
+        fmt, fname = pick_file(files, req.repo_id, req.filename, req.format)
+    except SourceError:
+        if online or offline():
+            raise
+        (commit, files), online = probe(req, token, endpoint), True  # the cache holds other files only
+        fmt, fname = pick_file(files, req.repo_id, req.filename, req.format)
+    if online:
+        remember_ref(req, fname, commit, token, endpoint)
+    return HubDetails(req.repo_id, req.revision, commit, fmt, fname, from_cache=not online)
 
 
-# -- local sources ------------------------------------------------------------------------------
-def local_path(entry: ManifestEntry, root: Path = REPO) -> Path:
-    return Path(root) / _check_local_path(entry.source["path"])
+def _open(req: Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
+    """The cache first (unless refresh), then the Hub; one SourceError sentence on any failure."""
+    try:
+        return _open_unguarded(req, progress, refresh, token, endpoint)
+    except OSError as e:  # the assets cache: disk full, read-only, permissions
+        raise SourceError(f"{req.name}: cannot write the opened series under {constants.HF_ASSETS_CACHE} "
+                          f"({e.strerror or e})") from None
+
+
+def _open_unguarded(req: Req, progress, refresh, token, endpoint) -> tuple[Series, HubDetails]:
+    d = _locate(req, refresh, token, endpoint)
+    for f in (d.format,) if d.format != "auto" else ("nanda_full_run", "tl_demo"):
+        s = open_built(assets_dir(req, d.commit, f))
+        if s is not None:
+            return s, dataclasses.replace(d, format=f)
+    first = cached_file(req, d.file, d.commit) if d.from_cache else None
+    if first is None:
+        if offline():
+            raise unreachable(req.name, f"offline mode is on (HF_HUB_OFFLINE) and {d.file} was never downloaded")
+        # by the revision's name, so huggingface_hub records the ref for opening offline later
+        first = fetch(req, d.file, req.revision, None if d.format == "native" else progress, 0, 0, token, endpoint)
+        d = dataclasses.replace(d, commit=Path(first).parent.name)  # the branch may have moved since the probe
+    if d.format == "native":
+        return build_native(req, d.commit, assets_dir(req, d.commit, "native"), first, progress, token, endpoint,
+                            not offline()), d
+    fmt = d.format
+    if fmt == "auto":
+        from .convert import ConvertError, detect_format, load_torch_file
+
+        try:
+            fmt = detect_format(load_torch_file(first))
+        except ConvertError as e:
+            raise refused(req, d.file, first, e) from None
+    s = build_converted(req, d.commit, fmt, d.file, first, assets_dir(req, d.commit, fmt), progress)
+    return s, dataclasses.replace(d, format=fmt)
+
+
+# -- public entry points ------------------------------------------------------------------------
+def open_hub(spec: str, progress: Progress | None = None, *, filename: str | None = None, refresh: bool = False,
+             token: str | bool | None = None, endpoint: str | None = None) -> tuple[Series, HubDetails]:
+    """Open 'owner/name' or 'owner/name@revision' from the Hub: (the series, where it came from).
+
+    progress(done, total, message): bytes while downloading ("downloading <file> from <repo>"),
+    checkpoints while converting ("converting checkpoint i/n ..."). A cached copy opens without the
+    network; refresh=True asks the Hub for the revision's latest commit first. Raises SourceError
+    (one sentence for people), never a huggingface_hub or network exception.
+    """
+    repo_id, revision = parse_spec(spec)
+    return _open(Req(repo_id, revision, filename=filename), progress, refresh, token, endpoint)
+
+
+def locate(spec: str, *, filename: str | None = None, refresh: bool = False, token: str | bool | None = None,
+           endpoint: str | None = None) -> HubDetails:
+    """Which commit and file open_hub(spec) would open, and in which format ('auto': a .pth the converter
+    will read), without downloading anything: from the cache, or one request to the Hub."""
+    repo_id, revision = parse_spec(spec)
+    return _locate(Req(repo_id, revision, filename=filename), refresh, token, endpoint)
+
+
+def open_entry(entry: ManifestEntry, progress: Progress | None = None, *, refresh: bool = False,
+               token: str | bool | None = None, endpoint: str | None = None, root: Path = REPO) -> Series:
+    """Open a manifest entry as a Series (a local folder, or a Hub repo as open_hub does)."""
+    if entry.is_local:
+        return _open_local(entry, root)
+    req = Req(entry.repo_id, entry.revision, entry.format, entry.files[0] if entry.format != "native" else None,
+               entry.repo_type, entry.title)
+    return _open(req, progress, refresh, token, endpoint)[0]
+
+
+def open_repo(repo_id: str, revision: str = "main", format: str | None = None, filename: str | None = None,
+              progress: Progress | None = None, **kw) -> Series:
+    """The Series alone, from a repo id (e.g. one made with `python -m grok_core publish`)."""
+    repo_id, rev = parse_spec(f"{repo_id}@{revision}" if "@" not in repo_id else repo_id)
+    return _open(Req(repo_id, rev, format, filename), progress, kw.pop("refresh", False), kw.pop("token", None),
+                 kw.pop("endpoint", None))[0]
 
 
 def _open_local(entry: ManifestEntry, root: Path) -> Series:
@@ -253,332 +229,56 @@ def _open_local(entry: ManifestEntry, root: Path) -> Series:
         raise SourceError(f"{entry.title}: {e}") from None
 
 
-# -- the Hub: cache, probe, download ------------------------------------------------------------
-def _offline() -> bool:
-    """huggingface_hub's offline flag (read at its import) or HF_HUB_OFFLINE set since then."""
-    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
-    return constants.is_offline_mode() or env in ("1", "ON", "YES", "TRUE")
-
-
-def _repo_cache(entry: ManifestEntry) -> Path:
-    return Path(constants.HF_HUB_CACHE) / f"{entry.repo_type}s--{entry.repo_id.replace('/', '--')}"
-
-
-def _cached_commit(entry: ManifestEntry, revision: str | None = None) -> str | None:
-    """The commit a revision pointed to when last seen (refs/<revision> in the cache), or None."""
-    rev = revision or entry.revision
-    if _COMMIT.fullmatch(rev):
-        return rev
-    try:
-        commit = (_repo_cache(entry) / "refs" / rev).read_text().strip()
-    except OSError:
+def _cached_details(req: Req) -> HubDetails | None:
+    """What would open from the cache alone (no network), or None."""
+    snap = cached_snapshot(req)
+    if snap is None:
         return None
-    return commit if _COMMIT.fullmatch(commit) else None
-
-
-def _cached_file(entry: ManifestEntry, filename: str, revision: str | None = None) -> str | None:
-    """Path of a cached file through huggingface_hub itself (no network), or None."""
     try:
-        return hf_hub_download(entry.repo_id, filename, revision=revision or entry.revision,
-                               repo_type=entry.repo_type, local_files_only=True)
-    except (LocalEntryNotFoundError, EntryNotFoundError, OSError):
+        fmt, fname = pick_file(sorted(p.name for p in snap.iterdir()), req.repo_id, req.filename, req.format)
+    except SourceError:
         return None
-    except (HFValidationError, ValueError) as e:
-        raise SourceError(f"{entry.repo_id}: {e}") from None
-
-
-def _unreachable(entry: ManifestEntry, why: str) -> SourceError:
-    return SourceError(
-        f"{entry.title}: not in the local Hugging Face cache and {why}. Connect to the internet and try "
-        f"again (it downloads once, then works offline), or pick another series."
-    )
-
-
-def _explain(err: BaseException, entry: ManifestEntry, filename: str, revision: str) -> SourceError:
-    """A huggingface_hub / network exception -> one clear sentence."""
-    repo = entry.repo_id
-    if isinstance(err, GatedRepoError):
-        msg = (f"{repo} is gated: accept its conditions at https://huggingface.co/{repo} while logged in, then log "
-               f"in on this machine (`hf auth login`, or set HF_TOKEN)")
-    elif isinstance(err, RevisionNotFoundError):
-        msg = f"{repo} has no revision {revision!r}"
-    elif isinstance(err, RemoteEntryNotFoundError) and not isinstance(err, LocalEntryNotFoundError):
-        msg = f"{repo} has no file {filename!r} at revision {revision!r}"
-    elif isinstance(err, RepositoryNotFoundError):
-        msg = (f"{repo} was not found on the Hub, or it is private and this machine is not logged in "
-               f"(`hf auth login`, or set HF_TOKEN)")
-    elif isinstance(err, HfHubHTTPError) and getattr(err.response, "status_code", None) in (401, 403):
-        msg = f"access to {repo} was refused ({err.response.status_code}); check your Hugging Face token"
-    elif isinstance(err, OfflineModeIsEnabled):
-        return _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-    elif isinstance(err, HFValidationError):
-        msg = f"{repo!r} is not a valid repo id ({err})"
-    elif isinstance(err, HfHubHTTPError):
-        msg = f"the Hub answered with an error for {repo}/{filename} ({str(err).splitlines()[0][:160]})"
-    elif isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EACCES, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        msg = f"cannot write to the Hugging Face cache {constants.HF_HUB_CACHE} ({err.strerror})"
-    elif isinstance(err, (OSError, ConnectionError)) or "httpx" in type(err).__module__:
-        return _unreachable(entry, f"the Hub cannot be reached ({type(err).__name__})")
-    else:
-        msg = f"{type(err).__name__}: {str(err)[:200]}"
-    return SourceError(f"{entry.title}: {msg}")
-
-
-def _probe(entry: ManifestEntry, filename: str, revision: str, token=None, endpoint: str | None = None):
-    """File metadata (commit, size) in at most ~PROBE_TIMEOUT_S, in a thread so nothing can stall us."""
-    if _offline():
-        raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-    url = hf_hub_url(entry.repo_id, filename, repo_type=entry.repo_type, revision=revision, endpoint=endpoint)
-    box: dict = {}
-
-    def run():
-        try:
-            box["meta"] = get_hf_file_metadata(url, token=token, timeout=PROBE_TIMEOUT_S, endpoint=endpoint)
-        except BaseException as e:  # handed to the caller's thread
-            box["error"] = e
-
-    t = threading.Thread(target=run, name="grok-core-hub-probe", daemon=True)
-    t.start()
-    t.join(PROBE_TIMEOUT_S + 0.5)
-    if t.is_alive():
-        raise _unreachable(entry, f"the Hub did not answer within {PROBE_TIMEOUT_S:g} s")
-    if "error" in box:
-        raise _explain(box["error"], entry, filename, revision) from None
-    return box["meta"]
-
-
-def _progress_class(progress: Progress, offset: int, total: int, label: str):
-    """A tqdm class for huggingface_hub's `tqdm_class` that reports bytes to `progress` and draws nothing."""
-
-    class _Reporter(_tqdm):
-        def __init__(self, *args, **kwargs):
-            kwargs.pop("name", None)
-            kwargs.update(disable=False, file=open(os.devnull, "w"), mininterval=0.25)  # noqa: SIM115
-            super().__init__(*args, **kwargs)
-            progress(offset, total, label)
-
-        def update(self, n=1):
-            out = super().update(n)
-            progress(min(total, offset + int(self.n)), total, label)
-            return out
-
-        def close(self):
-            fp = self.fp
-            super().close()
-            try:
-                fp.close()
-            except Exception:
-                pass
-
-    return _Reporter
-
-
-def _download(entry, filename, revision, progress, offset, total, token=None, endpoint=None) -> str:
-    """hf_hub_download into the cache. The first file of a series is fetched by the entry's revision
-    (so huggingface_hub records refs/<revision> for later offline use), the rest by its commit."""
-    label = f"downloading {filename} from {entry.repo_id}"
-    cls = _progress_class(progress, offset, total, label) if progress is not None else None
+    d = HubDetails(req.repo_id, req.revision, snap.name, fmt, fname, from_cache=True)
+    for f in (fmt,) if fmt != "auto" else ("nanda_full_run", "tl_demo"):
+        if (assets_dir(req, snap.name, f) / JSON_NAME).is_file():
+            return dataclasses.replace(d, format=f)
+    if fmt != "native":
+        return d if (snap / fname).is_file() else None
     try:
-        return hf_hub_download(entry.repo_id, filename, revision=revision, repo_type=entry.repo_type,
-                               token=token, endpoint=endpoint, tqdm_class=cls)
-    except Exception as e:
-        raise _explain(e, entry, filename, revision) from None
-
-
-def _commit_of(cached_path: str, fallback: str) -> str:
-    """The commit of a file in the cache: its snapshots/<commit>/ folder."""
-    name = Path(cached_path).parent.name
-    return name if _COMMIT.fullmatch(name) else fallback
-
-
-def _resolve(entry, filename, refresh, token, endpoint) -> tuple[str, str | None, int | None]:
-    """(commit, cached path or None, remote size or None) of `filename`; the cache first unless refresh."""
-    if not refresh or _offline():
-        commit = _cached_commit(entry)
-        if commit:
-            return commit, _cached_file(entry, filename, commit), None
-        if _offline():
-            raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-    meta = _probe(entry, filename, entry.revision, token=token, endpoint=endpoint)
-    commit = meta.commit_hash or entry.revision
-    return commit, _cached_file(entry, filename, commit), meta.size
-
-
-def _assets_dir(entry: ManifestEntry, commit: str) -> Path:
-    """Where this commit's opened/converted series lives: the layout of huggingface_hub.cached_assets_path."""
-    ns = f"{entry.repo_type}s--{entry.repo_id.replace('/', '--')}"
-    return Path(constants.HF_ASSETS_CACHE) / "grok_core" / ns / f"{commit}-{entry.format}"
-
-
-def _open_cached_folder(folder: Path) -> Series | None:
-    """A series we built earlier in our cache, or None (a broken one is removed so it is rebuilt)."""
-    if not (folder / JSON_NAME).is_file():
-        if folder.is_dir():  # left by an interrupted build: ours to clear
-            shutil.rmtree(folder, ignore_errors=True)
+        meta = json.loads((snap / JSON_NAME).read_text())
+        return d if all((snap / sh["file"]).is_file() for sh in meta["shards"]) else None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    marker = folder / _VERIFIED
-    try:
-        s = Series(folder, verify=not marker.exists())
-    except SeriesError:
-        shutil.rmtree(folder, ignore_errors=True)
-        return None
-    if not marker.exists():
-        marker.write_text("checksums verified\n")
-    return s
 
 
-def _link(target: Path, link: Path) -> None:
-    """Symlink to the blob (copy where symlinks are not allowed)."""
-    real = Path(os.path.realpath(target))
-    try:
-        os.symlink(real, link)
-    except OSError:
-        shutil.copyfile(real, link)
-
-
-def _first_file(entry, filename, progress, refresh, token, endpoint, probe_size: bool = False):
-    """Resolve the entry's commit and fetch `filename` (the file that says what else is needed).
-
-    Returns (commit, folder, path of filename, the already assembled Series or None): a folder
-    built before for this commit is reused without downloading anything.
-    """
-    commit, path, size = _resolve(entry, filename, refresh, token, endpoint)
-    folder = _assets_dir(entry, commit)
-    s = _open_cached_folder(folder)
-    if s is not None or path is not None:
-        return commit, folder, path, s
-    if _offline():
-        raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-    if size is None and probe_size:
-        size = _probe(entry, filename, commit, token=token, endpoint=endpoint).size or 0
-    path = _download(entry, filename, entry.revision, progress, 0, size or 0, token, endpoint)
-    if _commit_of(path, commit) != commit:  # the branch moved since we looked
-        commit = _commit_of(path, commit)
-        folder = _assets_dir(entry, commit)
-        s = _open_cached_folder(folder)
-    return commit, folder, path, s
-
-
-def _open_native_hub(entry, progress, refresh, token, endpoint) -> Series:
-    commit, folder, sj, s = _first_file(entry, JSON_NAME, None, refresh, token, endpoint)
-    if s is not None:
-        return s
-    try:
-        meta = json.loads(Path(sj).read_text())
-        files = [(sh["file"], int(sh["bytes"]), True) for sh in meta["shards"]]
-        files += [(e["file"], 0, False) for e in meta.get("extras", {}).values()]  # cached results: optional
-    except (ValueError, KeyError, TypeError) as e:
-        raise SourceError(f"{entry.title}: {JSON_NAME} in {entry.repo_id} is not a series description ({e})") from None
-    if not all(_plain_name(f) for f, _, _ in files):
-        raise SourceError(f"{entry.title}: {JSON_NAME} names files outside the series folder")
-    total, done, paths = sum(b for _, b, _ in files), 0, {JSON_NAME: sj}
-    for name, nbytes, required in files:
-        p = _cached_file(entry, name, commit)
-        if p is None and not required and _offline():
-            continue
-        if p is None:
-            if _offline():
-                raise _unreachable(entry, f"offline mode is on (HF_HUB_OFFLINE) and {name} was never downloaded")
-            try:
-                p = _download(entry, name, commit, progress, done, total, token, endpoint)
-            except SourceError:
-                if required:
-                    raise
-                continue  # a missing cached extra is recomputed by whoever needs it
-        paths[name] = p
-        done += nbytes
-    tmp = folder.with_name(folder.name + f".partial-{os.getpid()}-{threading.get_ident()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, p in paths.items():
-        _link(Path(p), tmp / name)
-    try:
-        s = Series(tmp)  # verifies every checksum
-    except SeriesError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise SourceError(f"{entry.title}: the copy in the Hub cache is unusable: {e}") from None
-    del s
-    (tmp / _VERIFIED).write_text("checksums verified\n")
-    try:
-        os.replace(tmp, folder)
-    except OSError:  # another process built it meanwhile
-        shutil.rmtree(tmp, ignore_errors=True)
-    s = _open_cached_folder(folder)
-    if s is None:
-        raise SourceError(f"{entry.title}: could not set up {folder}")
-    return s
-
-
-def _open_converted_hub(entry, progress, refresh, token, endpoint) -> Series:
-    from .convert import ConvertError, convert_file  # torch.load lives only there
-
-    filename = entry.files[0]
-    commit, folder, src, s = _first_file(entry, filename, progress, refresh, token, endpoint, probe_size=True)
-    if s is not None:
-        return s
-    try:
-        s = convert_file(src, folder, format=entry.format, title=entry.title, progress=progress,
-                         source={"repo_id": entry.repo_id, "revision": entry.revision, "commit": commit, "file": filename})
-    except ConvertError as e:
-        raise SourceError(f"{entry.title}: {e}") from None
-    (folder / _VERIFIED).write_text("written by grok_core.convert\n")
-    return s
-
-
-# -- public entry points ------------------------------------------------------------------------
-def open_entry(entry: ManifestEntry, progress: Progress | None = None, *, refresh: bool = False,
-               token: str | bool | None = None, endpoint: str | None = None, root: Path = REPO) -> Series:
-    """Open a manifest entry as a Series, downloading and converting when needed.
-
-    progress(done, total, message): bytes while downloading, checkpoints while converting.
-    A cached copy is used without asking the Hub; `refresh=True` asks for the revision's latest
-    commit first. Raises SourceError (never a huggingface_hub or network exception).
-    """
-    if entry.is_local:
-        return _open_local(entry, root)
-    if entry.format == "native":
-        return _open_native_hub(entry, progress, refresh, token, endpoint)
-    return _open_converted_hub(entry, progress, refresh, token, endpoint)
-
-
-def open_repo(repo_id: str, revision: str = "main", format: str = "native", filename: str | None = None,
-              progress: Progress | None = None, **kw) -> Series:
-    """Open a series straight from a Hub repo (e.g. one made with `python -m grok_core publish`)."""
-    return open_entry(hub_entry(repo_id, revision, format, filename), progress, **kw)
+def cached(spec: str, *, filename: str | None = None) -> HubDetails | None:
+    """The details of spec's copy in the local cache when it opens offline, else None; never any network."""
+    repo_id, revision = parse_spec(spec)
+    return _cached_details(Req(repo_id, revision, filename=filename))
 
 
 def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
     """True when open_entry would succeed without the network (as far as the files on disk tell)."""
     if entry.is_local:
         return (local_path(entry, root) / JSON_NAME).is_file()
-    commit = _cached_commit(entry)
-    if commit is None:
-        return False
-    if (_assets_dir(entry, commit) / JSON_NAME).is_file():
-        return True
-    if entry.format != "native":
-        return _cached_file(entry, entry.files[0], commit) is not None
-    sj = _cached_file(entry, JSON_NAME, commit)
-    if sj is None:
-        return False
-    try:
-        meta = json.loads(Path(sj).read_text())
-        return all(_cached_file(entry, sh["file"], commit) for sh in meta["shards"])
-    except (ValueError, KeyError, TypeError):
-        return False
+    filename = entry.files[0] if entry.format != "native" else None
+    return _cached_details(Req(entry.repo_id, entry.revision, entry.format, filename, entry.repo_type)) is not None
 
 
 def fetch_series_json(entry: ManifestEntry, token=None, endpoint: str | None = None) -> dict:
     """Only the description of a native Hub series (small): for `info` without downloading shards."""
-    commit, sj, _ = _resolve(entry, JSON_NAME, False, token, endpoint)
-    if sj is None:
-        if _offline():
-            raise _unreachable(entry, "offline mode is on (HF_HUB_OFFLINE)")
-        sj = _download(entry, JSON_NAME, entry.revision, None, 0, 0, token, endpoint)
+    req = Req(entry.repo_id, entry.revision, "native", None, entry.repo_type, entry.title)
+    snap = cached_snapshot(req)
+    path = str(snap / JSON_NAME) if snap is not None and (snap / JSON_NAME).is_file() else None
+    if path is None:
+        if offline():
+            raise unreachable(req.name, "offline mode is on (HF_HUB_OFFLINE)")
+        pick_file(probe(req, token, endpoint)[1], req.repo_id, format="native")
+        path = fetch(req, JSON_NAME, req.revision, None, 0, 0, token, endpoint)
     try:
-        return json.loads(Path(sj).read_text())
+        return json.loads(Path(path).read_text())
     except ValueError as e:
-        raise SourceError(f"{entry.title}: {JSON_NAME} is not valid JSON ({e})") from None
+        raise SourceError(f"{req.name}: {JSON_NAME} is not valid JSON ({e})") from None
 
 
 def cli_progress() -> Progress:
@@ -606,9 +306,7 @@ def cli_progress() -> Progress:
 def provenance_for(series_path) -> dict:
     """sha256 and size of every file of a series (what the manifest's provenance records)."""
     s = Series(series_path)
-    files = {}
-    for f in sorted(s.files(), key=lambda p: p.name):
-        files[f.name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size}
+    files = {f.name: {"sha256": sha256_file(f), "bytes": f.stat().st_size} for f in sorted(s.files(), key=lambda p: p.name)}
     return {"files": files, "total_bytes": sum(v["bytes"] for v in files.values())}
 
 

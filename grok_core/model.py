@@ -287,11 +287,26 @@ class Transformer(nn.Module):
 
 
 def to_hooked_transformer(params: Params, cfg: ModelConfig):
-    """A TransformerLens HookedTransformer with these weights (transformer_lens imported lazily)."""
+    """A TransformerLens HookedTransformer with these weights (transformer_lens imported lazily).
+
+    Supported: transformer-lens 3.x (checked with 3.9.0; it warns that HookedTransformer is deprecated).
+    Not 4.x: 4.0 removed HookedTransformer, and its TransformerBridge wraps Hugging Face transformers
+    architectures (boot_transformers(name)), none of which is this model (no LayerNorm, separate
+    learned positions, untied unembedding); checked with transformer-lens 4.3.0.
+    """
+    try:
+        import transformer_lens  # noqa: F401
+    except ImportError as e:  # not a dependency of the app
+        raise ImportError("to_hooked_transformer needs `pip install 'transformer-lens>=3,<4'`") from e
     try:
         from transformer_lens import HookedTransformer, HookedTransformerConfig
-    except ImportError as e:  # not a dependency of the app
-        raise ImportError("to_hooked_transformer needs `pip install transformer-lens`") from e
+    except ImportError as e:  # 4.x: removed (its message names TransformerBridge)
+        from importlib.metadata import version as _version
+
+        version = _version("transformer-lens")
+        raise ImportError(f"to_hooked_transformer needs transformer-lens 3.x (`pip install 'transformer-lens>=3,<4'`); "
+                          f"{version} has no HookedTransformer and its TransformerBridge cannot hold this model "
+                          "(it wraps Hugging Face architectures only)") from e
     tl_cfg = HookedTransformerConfig(
         n_layers=1,
         d_model=cfg.d_model,

@@ -1,6 +1,6 @@
 """Command line for checkpoint sources: `info`, `publish`, `convert` (registered by grok_core/cli.py).
 
-    python -m grok_core info SOURCE            a series folder, a manifest id, or a Hub repo id
+    python -m grok_core info SOURCE            a series folder, a manifest id, or owner/name[@revision]
     python -m grok_core publish SERIES --repo-id USER/NAME [--revision R]
     python -m grok_core convert INPUT OUT      a Nanda/ARENA or TransformerLens-demo .pth -> series
 """
@@ -74,32 +74,54 @@ def _print_summary(where: str, info: dict) -> None:
         print(f"  conversion loss check: {json.dumps(info['converted_from']['loss_check'])}")
 
 
+def _info_hub(spec: str, args) -> tuple[str, dict]:
+    """owner/name[@revision]: the format read off the repo's files (or --format); series.json alone when native."""
+    from .hub import cli_progress, fetch_series_json, hub_entry, locate, open_entry, open_hub, parse_spec
+
+    repo_id, revision = parse_spec(spec if "@" in spec else f"{spec}@{args.revision}")
+    progress = None if args.quiet else cli_progress()
+    if args.format != "auto":
+        entry = hub_entry(repo_id, revision, args.format, args.file)
+        if args.format == "native":
+            return json.dumps(entry.source), summarize(fetch_series_json(entry))
+        s = open_entry(entry, progress=progress)
+        return f"{json.dumps(entry.source)}\n  opened from: {s.path}", _summary_of(s)
+    d = locate(f"{repo_id}@{revision}", filename=args.file)
+    if d.format == "native":  # just series.json: no shard downloads
+        return d.describe(), summarize(fetch_series_json(hub_entry(repo_id, revision)))
+    s, d = open_hub(f"{repo_id}@{revision}", progress=progress, filename=d.file)
+    return f"{d.describe()}\n  opened from: {s.path}", _summary_of(s)
+
+
+def _summary_of(s) -> dict:
+    return summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
+
+
 def cmd_info(args) -> int:
-    from .hub import SourceError, cli_progress, fetch_series_json, get_entry, hub_entry, load_manifest, open_entry
+    from .hub import SourceError, cli_progress, get_entry, load_manifest, open_entry
     from .series import Series, SeriesError
 
     src = args.source
     try:
         if Path(src).is_dir():
-            s = Series(src)
-            where = str(Path(src).resolve())
-            info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
+            where, info = str(Path(src).resolve()), _summary_of(Series(src))
         else:
             entries, _ = load_manifest(args.manifest)
             if any(e.id == src for e in entries):
                 entry = get_entry(src, args.manifest)
-            elif _REPO_ID.match(src):
-                entry = hub_entry(src, args.revision, args.format, args.file)
+                where = f"manifest id {entry.id}: {json.dumps(entry.source)}"
+                if entry.format == "native" and not entry.is_local:
+                    from .hub import fetch_series_json
+
+                    info = summarize(fetch_series_json(entry))  # just series.json: no shard downloads
+                else:
+                    s = open_entry(entry, progress=None if args.quiet else cli_progress())
+                    where, info = f"{where}\n  opened from: {s.path}", _summary_of(s)
+            elif _REPO_ID.match(src.split("@")[0]):
+                where, info = _info_hub(src, args)
             else:
                 return _err(f"{src!r} is not a series folder, a manifest id ({', '.join(e.id for e in entries)}) "
-                            "or a Hub repo id (owner/name)")
-            where = (f"manifest id {entry.id}: " if entry.id != "hub" else "") + json.dumps(entry.source)
-            if entry.format == "native" and not entry.is_local:
-                info = summarize(fetch_series_json(entry))  # just series.json: no shard downloads
-            else:
-                s = open_entry(entry, progress=None if args.quiet else cli_progress())
-                info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
-                where += f"\n  opened from: {s.path}"
+                            "or a Hub repo id (owner/name or owner/name@revision)")
     except (SourceError, SeriesError) as e:
         return _err(str(e))
     if args.json:
@@ -157,12 +179,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     from .hub import MANIFEST_PATH
 
     i = sub.add_parser("info", help="print config, steps, final metrics and file sizes of a series",
-                       description="SOURCE: a series folder, a manifest id, or a Hugging Face repo id (owner/name).")
+                       description="SOURCE: a series folder, a manifest id, or a Hugging Face repo: owner/name or "
+                                   "owner/name@revision (the format is read off the repo's files).")
     i.add_argument("source")
-    i.add_argument("--revision", default="main", help="Hub revision for a repo id (default main)")
-    i.add_argument("--format", default="native", choices=["native", "nanda_full_run", "tl_demo"],
-                   help="format of a Hub repo given by id (default native)")
-    i.add_argument("--file", default=None, help="file in the repo for nanda_full_run / tl_demo")
+    i.add_argument("--revision", default="main", help="Hub revision for a repo id (default main; or owner/name@rev)")
+    i.add_argument("--format", default="auto", choices=["auto", "native", "nanda_full_run", "tl_demo"],
+                   help="format of a Hub repo given by id (default: read off the repo's files)")
+    i.add_argument("--file", default=None, help="the file to open in the repo, when it holds several .pth files")
     i.add_argument("--manifest", type=Path, default=MANIFEST_PATH, help=argparse.SUPPRESS)
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.add_argument("--quiet", action="store_true", help="no progress bars")

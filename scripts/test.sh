@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -r requirements-dev.txt
+# olah, the Hub server the tests start themselves, in its own venv (its pins differ from ours: requirements-olah.txt)
+if [ ! -x .olah-venv/bin/olah-cli ]; then
+  python -m venv .olah-venv && .olah-venv/bin/pip install -q -r requirements-olah.txt
+fi
 # The browser tests drive Debian's chromium through Playwright; install it if missing (root only).
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then
