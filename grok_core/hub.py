@@ -187,6 +187,8 @@ def load_manifest(path=MANIFEST_PATH) -> tuple[list[ManifestEntry], list[str]]:
         return [], [f"{path}: missing; no series to offer besides local folders"]
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return [], [f"{path}: not valid JSON ({e})"]
+    except RecursionError:
+        return [], [f"{path}: not a manifest (nested too deeply to read)"]
     if isinstance(doc, dict):
         if doc.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
             return [], [f"{path}: format is {doc.get('format')!r}, expected {MANIFEST_FORMAT!r}"]
@@ -225,6 +227,8 @@ def get_entry(entry_id: str, path=MANIFEST_PATH) -> ManifestEntry:
 def hub_entry(repo_id: str, revision: str = "main", format: str = "native", filename: str | None = None,
               repo_type: str = "model") -> ManifestEntry:
     """An ad-hoc entry for a Hub repo that is not in the manifest (CLI, Python)."""
+    if not isinstance(repo_id, str) or not repo_id.strip():
+        raise SourceError(f"repo id {repo_id!r} is empty; give the Hub repo as 'owner/name'")
     src = {"repo_id": repo_id, "revision": revision, "files": [filename] if filename else [], "repo_type": repo_type}
     if format != "native" and not filename:
         src["files"] = ["full_run_data.pth"] if format == "nanda_full_run" else []
@@ -240,17 +244,33 @@ def local_path(entry: ManifestEntry, root: Path = REPO) -> Path:
     return Path(root) / _check_local_path(entry.source["path"])
 
 
-def _open_local(entry: ManifestEntry, root: Path) -> Series:
+def local_problem(entry: ManifestEntry, root: Path = REPO) -> str | None:
+    """Why a local entry cannot be opened (no series there, a link leading out of the repository); None if it can."""
     try:
         path = local_path(entry, root)
-    except ValueError as e:
-        raise SourceError(f"{entry.title}: {e}") from None
-    if not (path / JSON_NAME).is_file():
-        raise SourceError(f"{entry.title}: the folder {entry.source['path']} holds no series (missing {JSON_NAME})")
+        inside = Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))
+        if not inside:
+            return f"the folder {entry.source['path']} is a link to outside the repository"
+        if not (path / JSON_NAME).is_file():
+            return f"the folder {entry.source['path']} holds no series (missing {JSON_NAME})"
+    except (ValueError, OSError) as e:
+        return str(e)
+    return None
+
+
+def _open_local(entry: ManifestEntry, root: Path) -> Series:
+    why = local_problem(entry, root)
+    if why:
+        raise SourceError(f"{entry.title}: {why}")
+    path = local_path(entry, root)
     try:
-        return Series(path)
+        s = Series(path)
     except SeriesError as e:
         raise SourceError(f"{entry.title}: {e}") from None
+    outside = [f.name for f in s.files() if not Path(os.path.realpath(f)).is_relative_to(os.path.realpath(root))]
+    if outside:
+        raise SourceError(f"{entry.title}: {', '.join(outside)} in {entry.source['path']} link to outside the repository")
+    return s
 
 
 # -- the Hub: cache, probe, download ------------------------------------------------------------
@@ -467,7 +487,7 @@ def _open_native_hub(entry, progress, refresh, token, endpoint) -> Series:
         meta = json.loads(Path(sj).read_text())
         files = [(sh["file"], int(sh["bytes"]), True) for sh in meta["shards"]]
         files += [(e["file"], 0, False) for e in meta.get("extras", {}).values()]  # cached results: optional
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise SourceError(f"{entry.title}: {JSON_NAME} in {entry.repo_id} is not a series description ({e})") from None
     if not all(_plain_name(f) for f, _, _ in files):
         raise SourceError(f"{entry.title}: {JSON_NAME} names files outside the series folder")
@@ -550,7 +570,7 @@ def open_repo(repo_id: str, revision: str = "main", format: str = "native", file
 def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
     """True when open_entry would succeed without the network (as far as the files on disk tell)."""
     if entry.is_local:
-        return (local_path(entry, root) / JSON_NAME).is_file()
+        return local_problem(entry, root) is None
     commit = _cached_commit(entry)
     if commit is None:
         return False
@@ -579,6 +599,8 @@ def fetch_series_json(entry: ManifestEntry, token=None, endpoint: str | None = N
         return json.loads(Path(sj).read_text())
     except ValueError as e:
         raise SourceError(f"{entry.title}: {JSON_NAME} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise SourceError(f"{entry.title}: {JSON_NAME} is not a series description (nested too deeply)") from None
 
 
 def cli_progress() -> Progress:

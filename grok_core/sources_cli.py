@@ -74,13 +74,20 @@ def _print_summary(where: str, info: dict) -> None:
         print(f"  conversion loss check: {json.dumps(info['converted_from']['loss_check'])}")
 
 
+def _is_dir(src: str) -> bool:
+    try:
+        return Path(src).is_dir()
+    except OSError:  # a name too long for the file system, ...: not a folder
+        return False
+
+
 def cmd_info(args) -> int:
     from .hub import SourceError, cli_progress, fetch_series_json, get_entry, hub_entry, load_manifest, open_entry
-    from .series import Series, SeriesError
+    from .series import JSON_NAME, Series, SeriesError, check_description, shown
 
     src = args.source
     try:
-        if Path(src).is_dir():
+        if _is_dir(src):
             s = Series(src)
             where = str(Path(src).resolve())
             info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
@@ -91,11 +98,13 @@ def cmd_info(args) -> int:
             elif _REPO_ID.match(src):
                 entry = hub_entry(src, args.revision, args.format, args.file)
             else:
-                return _err(f"{src!r} is not a series folder, a manifest id ({', '.join(e.id for e in entries)}) "
+                return _err(f"{shown(src)} is not a series folder, a manifest id ({', '.join(e.id for e in entries)}) "
                             "or a Hub repo id (owner/name)")
             where = (f"manifest id {entry.id}: " if entry.id != "hub" else "") + json.dumps(entry.source)
             if entry.format == "native" and not entry.is_local:
-                info = summarize(fetch_series_json(entry))  # just series.json: no shard downloads
+                meta = fetch_series_json(entry)  # just series.json: no shard downloads
+                check_description(meta, f"{entry.repo_id}/{JSON_NAME}")
+                info = summarize(meta)
             else:
                 s = open_entry(entry, progress=None if args.quiet else cli_progress())
                 info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
@@ -129,9 +138,11 @@ def cmd_publish(args) -> int:
             print(plan.card)
         return 0
     try:
-        url = publish(plan)
-    except Exception as e:  # network, auth: huggingface_hub's own message is the useful one
-        return _err(f"upload failed: {type(e).__name__}: {str(e).strip()[:500]}")
+        url = publish(plan, **({"timeout_s": args.timeout} if args.timeout else {}))
+    except PublishError as e:  # network, auth, timeouts: the failed call and huggingface_hub's message
+        return _err(f"upload failed: {e}")
+    except KeyboardInterrupt:
+        return _err("upload cancelled")
     print(url)
     return 0
 
@@ -179,6 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-incomplete", action="store_true", help="publish a series whose training has not finished")
     p.add_argument("--dry-run", action="store_true", help="show what would be uploaded; no network")
     p.add_argument("--show-card", action="store_true", help="with --dry-run: print the model card")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="seconds to wait for each answer from the Hub (default 60, or GROK_CORE_PUBLISH_TIMEOUT)")
     p.set_defaults(fn=cmd_publish)
 
     c = sub.add_parser("convert", help="convert a Nanda/ARENA or TransformerLens-demo .pth into a series",
