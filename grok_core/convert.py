@@ -46,7 +46,7 @@ from . import __version__
 from .config import ModelConfig, TrainConfig
 from .data import labels as make_labels
 from .model import forward_last
-from .series import JSON_NAME, Series, SeriesWriter, add_extra
+from .series import JSON_NAME, Series, SeriesWriter, add_extra, is_disk_full
 
 FORMATS = ("nanda_full_run", "tl_demo")
 PARAM_NAMES = tuple(ModelConfig().param_shapes())
@@ -84,9 +84,13 @@ def _refusal(path: Path, err: Exception) -> str:
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # legacy format: read the name off the error
-        names = re.findall(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if not names:
-        return f"{path}: not a readable torch file ({text.split('WeightsUnpickler error:')[-1].strip()[:160]})"
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", text)))
+    if not names:  # no object named: give PyTorch's one specific line, whole
+        boiler = ("Weights only load failed", "Check the documentation", "Please file an issue", "WeightsUnpickler")
+        detail = next((b.strip() for b in text.split("\n") if b.strip() and not b.strip().startswith(boiler)), "")
+        return (f"{path}: not a readable torch file: torch.load(weights_only=True) stops at "
+                f"\"{detail[:200] or type(err).__name__}\" (not a torch file, or a pickle of more than plain data). "
+                "grok_core reads only what torch.save wrote from tensors, lists, dicts and numbers.")
     return (
         f"{path}: refused. It pickles Python objects ({', '.join(names)}) and grok_core only loads files with "
         "torch.load(weights_only=True), which never runs code from a file. If you trust the file, "
@@ -115,6 +119,14 @@ def _tensor(sd: dict, key: str, where: str) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise ConvertError(f"{where}: {key!r} is a {type(t).__name__}, not a tensor")
     return t.detach().to("cpu", torch.float32)
+
+
+def _dims(sd: dict, key: str, where: str, ndim: int) -> tuple[int, ...]:
+    """The shape of a parameter that must have `ndim` dimensions (sizes are read off it)."""
+    shape = tuple(_tensor(sd, key, where).shape)
+    if len(shape) != ndim:
+        raise ConvertError(f"{where}: {key} has shape {list(shape)}; expected {ndim} dimensions")
+    return shape
 
 
 def _check_extra_keys(sd: dict, where: str) -> None:
@@ -154,10 +166,10 @@ def _act_from(config: dict) -> str:
 def nanda_config(sd: dict, config: dict | None = None) -> ModelConfig:
     """Sizes read off a state dict in Nanda's layout."""
     where = "Nanda state dict"
-    d_model, d_vocab = _tensor(sd, "embed.W_E", where).shape
-    n_heads, d_head, _ = _tensor(sd, "blocks.0.attn.W_Q", where).shape
-    d_mlp = _tensor(sd, "blocks.0.mlp.W_in", where).shape[0]
-    n_ctx = _tensor(sd, "pos_embed.W_pos", where).shape[0]
+    d_model, d_vocab = _dims(sd, "embed.W_E", where, 2)
+    n_heads, d_head, _ = _dims(sd, "blocks.0.attn.W_Q", where, 3)
+    d_mlp = _dims(sd, "blocks.0.mlp.W_in", where, 2)[0]
+    n_ctx = _dims(sd, "pos_embed.W_pos", where, 2)[0]
     return _model_config(d_vocab - 1, d_model, n_heads, d_head, d_mlp, n_ctx, _act_from(config or {}), where)
 
 
@@ -198,10 +210,10 @@ def tl_config(sd: dict, config: dict | None = None) -> ModelConfig:
         raise ConvertError(f"{where}: n_layers = {config['n_layers']}; only one-layer models are supported")
     if config.get("normalization_type") not in (None, "None"):
         raise ConvertError(f"{where}: normalization_type {config['normalization_type']!r}; this model has no LayerNorm")
-    d_vocab, d_model = _tensor(sd, "embed.W_E", where).shape
-    n_heads, _, d_head = _tensor(sd, "blocks.0.attn.W_Q", where).shape
-    d_mlp = _tensor(sd, "blocks.0.mlp.W_in", where).shape[1]
-    n_ctx = _tensor(sd, "pos_embed.W_pos", where).shape[0]
+    d_vocab, d_model = _dims(sd, "embed.W_E", where, 2)
+    n_heads, _, d_head = _dims(sd, "blocks.0.attn.W_Q", where, 3)
+    d_mlp = _dims(sd, "blocks.0.mlp.W_in", where, 2)[1]
+    n_ctx = _dims(sd, "pos_embed.W_pos", where, 2)[0]
     return _model_config(d_vocab - 1, d_model, n_heads, d_head, d_mlp, n_ctx, _act_from(config), where)
 
 
@@ -335,6 +347,9 @@ def _write_series(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a series folder is meant to be shared
         prov = {"converted_by": f"grok_core {__version__} (grok_core.convert)", "source": source}
         w = SeriesWriter(tmp, cfg, tcfg, mask, dtype=dtype, title=title, provenance=prov)
         w.meta["split"].update(split_note)
@@ -342,6 +357,7 @@ def _write_series(
         recomputed_train, shard = [], 0
         for i, step in enumerate(steps):
             params, W_U_full = load(i)
+            _check_finite(params, f"checkpoint {i} (step {step})")
             metrics = evaluate_params(params, cfg, mask, W_U_full)
             recomputed_train.append(metrics.pop("source_train_loss"))
             metrics.pop("source_test_loss")
@@ -367,10 +383,24 @@ def _write_series(
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 raise
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, Exception) and is_disk_full(e):
+            need = len(steps) * cfg.n_params * (2 if dtype == "float16" else 4)
+            raise ConvertError(f"{out}: no space left on the disk (the series needs about {need / 1e6:.1f} MB; "
+                               f"{shutil.disk_usage(out.parent).free / 1e6:.1f} MB free); nothing was written and "
+                               "the partial folder was removed; free some space and convert again") from None
         raise
     return Series(out, verify=False)
+
+
+def _check_finite(params: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse NaN or infinite weights: every view of such a checkpoint would be meaningless."""
+    for k, v in params.items():
+        bad = int((~torch.isfinite(v)).sum())
+        if bad:
+            raise ConvertError(f"{where}: {k} holds {bad} of {v.numel()} values that are NaN or infinite; "
+                               "the file's weights are unusable")
 
 
 def _train_config(steps: list[int], frac: float, seed: int = 0, data_seed: int = 0, config: dict | None = None) -> TrainConfig:
