@@ -5,7 +5,7 @@ plus README.md, so `grok_core.hub.open_repo("user/name")` or a manifest entry
 {"source": {"repo_id": "user/name"}} opens it. `plan_publish` decides everything (files, card,
 the exact HfApi calls) without the network; `publish` runs the plan.
 
-The upload runs in a child process (`python -m grok_core.publish`, the plan on stdin) whose
+The upload runs in a child process (grok_core/publish_child.py, the calls on stdin) whose
 huggingface_hub client has request timeouts (huggingface_hub's default client has none, so a
 server that accepts and never answers would hang forever); the caller can cancel at any moment
 through a threading.Event, which kills the child. Nothing is committed until the last call.
@@ -204,11 +204,9 @@ def _stage(plan: PublishPlan, folder: Path) -> None:
             shutil.copyfile(f["local_path"], dst)
 
 
-def _run_calls(plan: PublishPlan, api, folder: str, on_call=None):
+def _run_calls(plan: PublishPlan, api, folder: str):
     result = None
     for name, kwargs in plan.calls(folder_path=folder):
-        if on_call is not None:
-            on_call(name)
         result = getattr(api, name)(**kwargs)
     return str(getattr(result, "commit_url", None) or getattr(result, "url", None) or result)
 
@@ -229,13 +227,12 @@ def publish(plan: PublishPlan, api=None, token: str | None = None, *, endpoint: 
 
 
 def _publish_in_child(plan, folder, token, endpoint, timeout_s, cancel) -> str:
-    job = {"plan": {**plan.__dict__, "series_path": str(plan.series_path)}, "folder": folder, "token": token,
-           "endpoint": endpoint, "timeout_s": timeout_s}
+    job = {"calls": plan.calls(folder_path=folder), "token": token, "endpoint": endpoint, "timeout_s": timeout_s}
     env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     for k in ("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT"):  # huggingface_hub's own settings
         env.setdefault(k, str(max(1, int(timeout_s))))
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "grok_core.publish"], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-m", "grok_core.publish_child"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=err, env=env, cwd=Path(__file__).resolve().parents[1])
         try:
             proc.stdin.write(json.dumps(job).encode())
@@ -262,29 +259,3 @@ def _publish_in_child(plan, folder, token, endpoint, timeout_s, cancel) -> str:
         raise PublishError(f"{where} did not answer within {timeout_s:g} s during {answer['call']} for {plan.repo_id}; "
                            "check the network (or HF_ENDPOINT) and try again")
     raise PublishError(f"{answer['call']} for {plan.repo_id} failed: {answer['error']}: {answer['message']}")
-
-
-def _child_main() -> None:
-    """The child side: the job on stdin, one JSON line on stdout ({"url"} or the failed call and error)."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.utils import _http, set_client_factory
-
-    httpx2 = getattr(_http, "httpx2", None) or _http.httpx  # the HTTP library this huggingface_hub uses
-
-    job = json.loads(sys.stdin.read())
-    t = float(job["timeout_s"])
-    set_client_factory(lambda: httpx2.Client(event_hooks={"request": [_http.hf_request_event_hook]},
-                                             follow_redirects=True, timeout=httpx2.Timeout(t, connect=min(t, 10.0))))
-    plan = PublishPlan(**{**job["plan"], "series_path": Path(job["plan"]["series_path"])})
-    current = ["start"]
-    try:
-        url = _run_calls(plan, HfApi(token=job["token"], endpoint=job["endpoint"]), job["folder"], current.append)
-        answer = {"url": url}
-    except Exception as e:  # huggingface_hub's own message is the useful one
-        timeout = isinstance(e, httpx2.TimeoutException) or isinstance(e.__cause__, httpx2.TimeoutException)
-        answer = {"call": current[-1], "timeout": timeout, "error": type(e).__name__, "message": str(e).strip()[:500]}
-    print(json.dumps(answer), flush=True)
-
-
-if __name__ == "__main__":
-    _child_main()

@@ -57,7 +57,7 @@ class DiskFullError(SeriesError):
 
 def is_disk_full(err: BaseException) -> bool:
     """ENOSPC / EDQUOT, also as safetensors reports it (a SafetensorError quoting 'os error 28')."""
-    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+    if isinstance(err, DiskFullError) or isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     text = str(err)
     return "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text
@@ -459,6 +459,7 @@ class SeriesWriter:
         self._open_steps: list[int] = []
         self._pending_resume: dict[str, torch.Tensor] | None = None
         self._dirty = False
+        self._superseded: list[str] = []  # listed by the previous series.json; removed at the next flush
 
     @classmethod
     def resume(cls, path, shard_size: int = 32) -> tuple[SeriesWriter, dict[str, torch.Tensor] | None]:
@@ -467,7 +468,7 @@ class SeriesWriter:
         w = cls.__new__(cls)
         w.path, w.model_cfg, w.train_cfg, w.dtype = s.path, s.model_cfg, s.train_cfg, s.dtype_name
         w.shard_size, w.meta = shard_size, s.meta
-        w._open, w._open_steps, w._pending_resume, w._dirty = {}, [], None, False
+        w._open, w._open_steps, w._pending_resume, w._dirty, w._superseded = {}, [], None, False, []
         w._remove_orphans()  # what a killed or failed run wrote but never listed: it may be what fills the disk
         # Reopen the last shard if it is not full, so it keeps growing rather than leaving a stub.
         last = s.shards[-1]
@@ -523,13 +524,15 @@ class SeriesWriter:
         try:
             self._flush(complete)
         except BaseException as e:
-            for name in self._written:  # never a file the folder's series.json lists
-                if name not in listed:
+            # What this flush wrote, and the previous state's files kept for readers: space the disk may need.
+            for name in [*self._written, *self._superseded]:
+                if name not in listed:  # never a file the folder's series.json lists
                     try:
                         os.unlink(self.path / name)
                     except FileNotFoundError:
                         pass
             self.meta, self._open, self._open_steps, self._dirty, self._pending_resume = before
+            self._superseded = []
             if isinstance(e, Exception) and is_disk_full(e):
                 raise self._disk_full(e) from None
             raise
@@ -591,7 +594,12 @@ class SeriesWriter:
             self.meta["complete"] = True
         self._writing = JSON_NAME
         atomic_write_bytes(self.path / JSON_NAME, json.dumps(self.meta, indent=1).encode())
-        for f in old_files:  # only after the JSON no longer lists them
+        # Files the JSON no longer lists go one flush later, so a reader that read the previous JSON
+        # a moment ago still finds them; at the end of the run, at once.
+        stale, self._superseded = self._superseded, old_files
+        if complete:
+            stale, self._superseded = stale + old_files, []
+        for f in stale:
             try:
                 os.unlink(self.path / f)
             except FileNotFoundError:
@@ -600,7 +608,7 @@ class SeriesWriter:
 
     def _remove_orphans(self) -> None:
         """Delete data files a killed run wrote but never listed (and stale temporary files)."""
-        listed = self._listed_files()
+        listed = self._listed_files() | set(self._superseded)
         for fp in self.path.iterdir():
             n = fp.name
             if (n.startswith(("params-", "resume-")) and n.endswith(".safetensors") and n not in listed) or (
