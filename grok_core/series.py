@@ -561,7 +561,7 @@ class SeriesWriter:
         return listed
 
     def _flush(self, complete: bool) -> None:
-        old_files = []
+        old_files, old_resume = [], []  # superseded shards (readers may still look) / resume states (only we read them)
         shards = self.meta["shards"]
         if self._open_steps:
             listed = self._open_is_listed()
@@ -584,19 +584,19 @@ class SeriesWriter:
             name = f"resume-{step:07d}.safetensors"
             digest = self._write_tensors(name, self._pending_resume)
             if self.meta.get("resume") and self.meta["resume"]["file"] != name:
-                old_files.append(self.meta["resume"]["file"])
+                old_resume.append(self.meta["resume"]["file"])
             self.meta["resume"] = {"file": name, "sha256": digest, "step": step}
             self._pending_resume = None
         if complete:
             if self.meta.get("resume"):
-                old_files.append(self.meta["resume"]["file"])
+                old_resume.append(self.meta["resume"]["file"])
             self.meta["resume"] = None
             self.meta["complete"] = True
         self._writing = JSON_NAME
         atomic_write_bytes(self.path / JSON_NAME, json.dumps(self.meta, indent=1).encode())
-        # Files the JSON no longer lists go one flush later, so a reader that read the previous JSON
-        # a moment ago still finds them; at the end of the run, at once.
-        stale, self._superseded = self._superseded, old_files
+        # Shards the JSON no longer lists go one flush later, so a reader that read the previous JSON
+        # a moment ago still finds them (at the end of the run, at once); old resume states go now.
+        stale, self._superseded = self._superseded + old_resume, old_files
         if complete:
             stale, self._superseded = stale + old_files, []
         for f in stale:
