@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from ui.safe import MAX_URL_INT, cut, plain, url_int, url_int_list
+from ui.safe import MAX_URL_INT, ZWSP, cut, plain, url_int, url_int_list
 
 HOSTILE = [
     "[Session expired, log in](http://evil.example/login)",
@@ -17,6 +17,7 @@ HOSTILE = [
     "**bold** _it_ `code` # heading\n- item\n> quote | a | b |",
     ":red[coloured] :smile: $x^2$ ~~struck~~",
     "back\\slash \\[not a link\\](x)",
+    "mail me: someone@evil.example",
 ]
 
 
@@ -37,13 +38,14 @@ def test_plain_renders_as_exactly_the_text(text):
     html = MarkdownIt("commonmark", {"html": True}).render(md)
     assert "<a " not in html and "<img" not in html and "<script" not in html and "<strong>" not in html
     # GFM autolinks bare "http://..." and "www." in the source (linkify-it is not installed to check it)
-    assert "://" not in md and "www." not in md
+    assert "://" not in md.replace("\\", "") and "www." not in md.replace("\\", "")
     shown = MarkdownIt("commonmark").parseInline(md)[0].children
-    assert "".join(c.content for c in shown) == " ".join(text.split())  # the very text, on one line
+    # the very text, on one line (plus invisible zero-width spaces that break autolinks)
+    assert "".join(c.content for c in shown).replace(ZWSP, "") == " ".join(text.split())
 
 
 def test_long_values_are_cut():
-    assert len(plain("a" * 10_000)) == 200 and plain("a" * 10_000).endswith("…")
+    assert len(plain("a" * 10_000).replace(ZWSP, "")) == 200 and plain("a" * 10_000).endswith("…")
     assert cut("x\n\ny", 10) == "x y"
 
 
@@ -69,3 +71,59 @@ def test_url_int_clamps_and_lists():
     assert url_int_list("498, 196,112") == [498, 196, 112]
     with pytest.raises(ValueError):
         url_int_list(",".join(["1"] * 65))
+
+
+_PAGE = """
+import sys
+sys.path.insert(0, {repo!r})
+import streamlit as st
+from tests.test_safe import HOSTILE
+from ui.safe import plain
+for h in HOSTILE:
+    st.warning("The link asked for " + plain(h, 10_000) + ", which is not valid here.")
+st.markdown("control: [a real link](http://control.example)")
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_plain_in_streamlit_in_chromium(tmp_path):
+    """Streamlit's own markdown (GFM, autolinks, directives) in a real browser: the text, no link or image."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
+
+    (tmp_path / "page.py").write_text(_PAGE.format(repo=str(REPO)))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "page.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with sync_playwright() as pw:
+            b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = b.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("text=a real link", timeout=60_000)
+            alerts = page.locator("[data-testid='stAlert']")
+            assert alerts.count() == len(HOSTILE)
+            assert page.locator("a[href*='control']").count() == 1  # markdown itself still works
+            assert page.locator("a[href*='evil'], img[src*='evil'], [data-testid='stAlert'] a").count() == 0
+            assert alerts.locator("strong, em, code, del, span[style*='color'], h1, li, blockquote").count() == 0
+            texts = [t.replace(ZWSP, "") for t in alerts.all_inner_texts()]
+            for h, t in zip(HOSTILE, texts):
+                assert t == f"The link asked for {' '.join(h.split())}, which is not valid here.", t
+            b.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -22,9 +22,21 @@ def cut(text, limit: int = 200) -> str:
     return s if len(s) <= limit else s[: max(limit - 1, 0)] + "…"
 
 
+ZWSP = "\u200b"  # zero-width space: invisible, but it breaks GFM's autolinks of bare addresses
+
+
 def plain(text, limit: int = 200) -> str:
-    """Markdown that shows `text` literally (cut to `limit` characters): every ASCII punctuation escaped."""
-    return "".join("\\" + ch if ch in _PUNCT else ch for ch in cut(text, limit))
+    """Markdown that shows `text` literally (cut to `limit` characters).
+
+    Every ASCII punctuation is backslash-escaped (links, images, HTML, emphasis, directives), and a
+    zero-width space goes before "." and after ":" and "@": Streamlit's GFM autolinks bare
+    "http://...", "www." and e-mail addresses in the text *after* escapes are undone.
+    """
+    out = []
+    for ch in cut(text, limit):
+        esc = "\\" + ch if ch in _PUNCT else ch
+        out.append(ZWSP + esc if ch == "." else esc + ZWSP if ch in ":@" else esc)
+    return "".join(out)
 
 
 def url_int(raw, lo: int = -MAX_URL_INT, hi: int = MAX_URL_INT) -> int:
