@@ -46,6 +46,8 @@ def _configs(args) -> tuple[ModelConfig, TrainConfig]:
 
 def _check_train_args(args) -> tuple[ModelConfig, TrainConfig]:
     """Configs and output folder checked before any work: a bad value is a usage error, not a traceback."""
+    from .series import shown
+
     fail = args.parser.error  # prints usage and the message, exits with status 2
     try:
         mcfg, tcfg = _configs(args)
@@ -54,9 +56,9 @@ def _check_train_args(args) -> tuple[ModelConfig, TrainConfig]:
     out = Path(args.out)
     try:
         if out.exists() and not out.is_dir():
-            fail(f"{args.out[:200]}: exists and is not a folder; give a folder for the series")
+            fail(f"{shown(args.out)}: exists and is not a folder; give a folder for the series")
     except OSError as e:  # e.g. a name too long
-        fail(f"{args.out[:200]}: cannot be used as a folder ({e.strerror or e})")
+        fail(f"{shown(args.out)}: cannot be used as a folder ({e.strerror or e})")
     if tcfg.device.startswith("cuda"):
         import torch
 

@@ -70,6 +70,8 @@ def _print_summary(where: str, info: dict) -> None:
         print(f"    {name:42s} {b / 1e6:9.2f} MB")
     if info["extras"]:
         print("  extras: " + ", ".join(info["extras"]))
+    for problem in info.get("extras_not_usable", []):
+        print(f"  not usable (recomputed when needed): {problem}")
     if (info.get("converted_from") or {}).get("loss_check"):
         print(f"  conversion loss check: {json.dumps(info['converted_from']['loss_check'])}")
 
@@ -91,6 +93,7 @@ def cmd_info(args) -> int:
             s = Series(src)
             where = str(Path(src).resolve())
             info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
+            info["extras_not_usable"] = list(s.extra_problems.values())
         else:
             entries, _ = load_manifest(args.manifest)
             if any(e.id == src for e in entries):
@@ -156,6 +159,10 @@ def cmd_convert(args) -> int:
                          progress=None if args.quiet else cli_progress())
     except ConvertError as e:
         return _err(str(e))
+    except OSError as e:  # a name too long, a folder that cannot be made, ...
+        from .series import shown
+
+        return _err(f"{shown(str(e.filename or args.out))}: {e.strerror or e}")
     print(f"wrote {s.path}: {summary_line(s)}")
     check = s.meta.get("source", {}).get("loss_check")
     if check and not check.get("consistent"):
