@@ -545,9 +545,9 @@ class SeriesWriter:
         need += len(json.dumps(self.meta, indent=1)) + (1 << 16)
         free = shutil.disk_usage(self.path).free
         return DiskFullError(
-            f"{where}: no space left on the disk (this save needs about {need / 1e6:.1f} MB, {free / 1e6:.1f} MB "
-            f"free). What {JSON_NAME} lists is intact and the partial file was removed; free some space and run "
-            "the same command again to resume.", where, need, free)
+            f"{where}: no space left on the disk (this save writes about {need / 1e6:.1f} MB; {free / 1e6:.1f} MB "
+            f"are free now). What {JSON_NAME} lists is intact and the partial file was removed; free some space and "
+            "run the same command again to resume.", where, need, free)
 
     def _write_tensors(self, name: str, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> str:
         self._written.append(name)
