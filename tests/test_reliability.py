@@ -331,7 +331,7 @@ def test_training_onto_a_full_disk_then_resuming(tmp_path, monkeypatch):
     with pytest.raises(DiskFullError) as e:
         train_series(run, TINY_MODEL, tcfg, progress=False, flush_every_s=0.0, shard_size=3)
     msg = str(e.value)
-    assert str(run) in msg and "no space left on the disk" in msg and " MB free" in msg and "needs about" in msg
+    assert str(run) in msg and "no space left on the disk" in msg and " MB are free now" in msg and "this save writes about" in msg
     meta = _meta(run)
     listed = {JSON_NAME, meta["resume"]["file"], *(sh["file"] for sh in meta["shards"])}
     assert _files(run) == listed  # the partial file and anything unlisted were removed
