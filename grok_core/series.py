@@ -132,6 +132,14 @@ def _round(values, digits=7) -> list[float]:
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
+def _config(jp: Path, meta: dict, key: str, parse):
+    """meta[key] parsed into its config dataclass; a missing or unknown key is refused by name."""
+    try:
+        return parse(meta[key])
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise SeriesError(f"{jp}: bad {key} ({e})") from e
+
+
 @dataclass
 class _Shard:
     file: str
@@ -189,13 +197,8 @@ class Series:
             raise SeriesError(f"{jp}: not a series description (nested too deeply to read)") from None
         self.meta = meta
         self._check_header(jp, meta)
-        for key, parse in (("model_config", model_config_from_dict), ("train_config", train_config_from_dict)):
-            try:
-                setattr(self, key.replace("_config", "_cfg"), parse(meta[key]))
-            except (TypeError, ValueError, KeyError, AttributeError) as e:
-                raise SeriesError(f"{jp}: bad {key} ({e})") from e
-        self.model_cfg: ModelConfig
-        self.train_cfg: TrainConfig
+        self.model_cfg: ModelConfig = _config(jp, meta, "model_config", model_config_from_dict)
+        self.train_cfg: TrainConfig = _config(jp, meta, "train_config", train_config_from_dict)
         self.dtype_name = meta["dtype"]
         if not isinstance(self.dtype_name, str) or self.dtype_name not in DTYPES:
             raise SeriesError(f"{jp}: unknown dtype {self.dtype_name!r} (expected one of {sorted(DTYPES)})")
@@ -382,11 +385,8 @@ def check_description(meta, where) -> None:
     jp = Path(str(where))
     Series._check_header(jp, meta)
     Series._parse_metrics(jp, meta["metrics"])
-    for key, parse in (("model_config", model_config_from_dict), ("train_config", train_config_from_dict)):
-        try:
-            parse(meta[key])
-        except (TypeError, ValueError, KeyError, AttributeError) as e:
-            raise SeriesError(f"{jp}: bad {key} ({e})") from e
+    _config(jp, meta, "model_config", model_config_from_dict)
+    _config(jp, meta, "train_config", train_config_from_dict)
 
 
 def add_extra(series_path, name: str, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:
