@@ -254,7 +254,7 @@ def _publish_in_child(plan, folder, token, endpoint, timeout_s, cancel) -> str:
             raise PublishError(f"the upload process ended without an answer (exit {proc.returncode}): {tail}") from None
     if "url" in answer:
         return answer["url"]
-    where = endpoint or "the Hugging Face Hub"
+    where = endpoint or os.environ.get("HF_ENDPOINT") or "the Hugging Face Hub"
     if answer["timeout"]:
         raise PublishError(f"{where} did not answer within {timeout_s:g} s during {answer['call']} for {plan.repo_id}; "
                            "check the network (or HF_ENDPOINT) and try again")
