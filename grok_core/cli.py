@@ -36,22 +36,54 @@ def _configs(args) -> tuple[ModelConfig, TrainConfig]:
 
     tkw = pick(TrainConfig)
     if args.schedule:
-        tkw["schedule"] = tuple(tuple(x) for x in json.loads(args.schedule))
+        try:
+            tkw["schedule"] = tuple(tuple(x) for x in json.loads(args.schedule))
+        except (ValueError, TypeError, RecursionError):
+            raise ValueError(f"--schedule {args.schedule[:80]!r} is not a JSON list of [until_step, every] pairs, "
+                             "e.g. [[200, 10], [25000, 100]]") from None
     return ModelConfig(**pick(ModelConfig)), TrainConfig(**tkw)
+
+
+def _check_train_args(args) -> tuple[ModelConfig, TrainConfig]:
+    """Configs and output folder checked before any work: a bad value is a usage error, not a traceback."""
+    from .series import shown
+
+    fail = args.parser.error  # prints usage and the message, exits with status 2
+    try:
+        mcfg, tcfg = _configs(args)
+    except ValueError as e:
+        fail(str(e))
+    out = Path(args.out)
+    try:
+        if out.exists() and not out.is_dir():
+            fail(f"{shown(args.out)}: exists and is not a folder; give a folder for the series")
+    except OSError as e:  # e.g. a name too long
+        fail(f"{shown(args.out)}: cannot be used as a folder ({e.strerror or e})")
+    if tcfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            fail(f"--device {tcfg.device}: no CUDA GPU is available on this machine; use --device cpu or auto")
+    if args.cuda_graph and tcfg.device == "cpu":
+        fail("--cuda-graph needs a CUDA device (--device cuda or auto on a machine with a GPU)")
+    return mcfg, tcfg
 
 
 def cmd_train(args) -> int:
     from .series import SeriesError
     from .train import summary, train_series
 
-    mcfg, tcfg = _configs(args)
+    mcfg, tcfg = _check_train_args(args)
     print(f"training into {args.out}: {mcfg}\n{tcfg}\n{len(tcfg.checkpoint_steps())} checkpoints", file=sys.stderr)
     try:
         command = args.command
         s = train_series(args.out, mcfg, tcfg, dtype=args.dtype, title=args.title, progress=not args.quiet,
                          provenance={"command": command}, cuda_graph=args.cuda_graph)
-    except SeriesError as e:
+    except SeriesError as e:  # includes a full disk (DiskFullError): the message names the file
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a folder that cannot be created
+        print(f"error: {e.filename or args.out}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -69,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--cuda-graph", action="store_true", help="capture each step in one CUDA graph (CUDA only)")
     _add_config_args(t)
-    t.set_defaults(fn=cmd_train)
+    t.set_defaults(fn=cmd_train, parser=t)
     for modname in _EXTRA_MODULES:
         importlib.import_module(f"grok_core.{modname}").register(sub)
     return ap

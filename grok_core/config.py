@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 
 OPERATIONS = ("add", "subtract")
@@ -101,10 +103,18 @@ class TrainConfig:
             raise ValueError(f"frac_train must be in (0, 1), got {self.frac_train}")
         if self.n_steps < 1 or self.metric_every < 1:
             raise ValueError("n_steps and metric_every must be positive")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         if self.precision not in ("float32", "tf32"):
             raise ValueError(f"precision must be 'float32' or 'tf32', got {self.precision!r}")
         if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0:
             raise ValueError("lr must be positive, weight_decay and warmup_steps non-negative")
+        if not isinstance(self.schedule, (list, tuple)) or not self.schedule or not all(
+            isinstance(x, (list, tuple)) and len(x) == 2 and all(isinstance(n, int) and not isinstance(n, bool) for n in x)
+            for x in self.schedule
+        ):
+            raise ValueError(f"schedule must be a non-empty list of [until_step, every] pairs of integers, "
+                             f"got {str(self.schedule)[:80]}")
         if any(int(every) < 1 for _, every in self.schedule):
             raise ValueError(f"checkpoint schedule intervals must be >= 1, got {self.schedule}")
         # JSON round trips turn tuples into lists; keep the dataclass hashable and comparable.
@@ -127,11 +137,49 @@ def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
+# Keys a saved config must hold: each changes the numbers, so a default would silently give a
+# different model or run. Fields added later (with defaults that keep old series meaning what they
+# meant) stay optional; `device` and `precision` say how a run was made, not what it computes.
+REQUIRED_MODEL_KEYS = ("p", "d_model", "n_heads", "d_head", "d_mlp", "act", "n_ctx")
+REQUIRED_TRAIN_KEYS = ("operation", "frac_train", "seed", "data_seed", "lr", "weight_decay", "betas",
+                       "warmup_steps", "n_steps", "schedule", "metric_every")
+
+
+def _checked_kwargs(cls, d, required: tuple[str, ...]) -> dict:
+    """The dict's keys, refused by name when required ones are missing or unknown ones present."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{cls.__name__} must be an object, not {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise ValueError(f"{cls.__name__} is missing {', '.join(map(repr, missing))} (no default is assumed)")
+    unknown = sorted(str(k)[:40] for k in d if k not in fields)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has unknown key(s) {', '.join(map(repr, unknown))}")
+    for k, v in d.items():
+        want = type(fields[k].default)
+        if not _type_ok(want, v):
+            raise ValueError(f"{cls.__name__}.{k} must be {'a list' if want is tuple else want.__name__}, "
+                             f"got {str(v)[:40]!r}")
+    return dict(d)
+
+
+def _type_ok(want: type, v) -> bool:
+    """JSON value `v` fits a field whose default has type `want` (no bools for numbers, finite floats)."""
+    if want is tuple:
+        return isinstance(v, (list, tuple))
+    if want is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if want is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return isinstance(v, want)
+
+
 def model_config_from_dict(d: dict) -> ModelConfig:
-    known = {f.name for f in dataclasses.fields(ModelConfig)}
-    return ModelConfig(**{k: v for k, v in d.items() if k in known})
+    """A ModelConfig from saved JSON: every required key present, no unknown ones (ValueError names them)."""
+    return ModelConfig(**_checked_kwargs(ModelConfig, d, REQUIRED_MODEL_KEYS))
 
 
 def train_config_from_dict(d: dict) -> TrainConfig:
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in known})
+    """A TrainConfig from saved JSON: every required key present, no unknown ones (ValueError names them)."""
+    return TrainConfig(**_checked_kwargs(TrainConfig, d, REQUIRED_TRAIN_KEYS))

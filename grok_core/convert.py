@@ -51,7 +51,7 @@ from . import __version__
 from .config import ModelConfig, TrainConfig
 from .data import labels as make_labels
 from .model import forward_last
-from .series import JSON_NAME, Series, SeriesWriter, add_extra
+from .series import JSON_NAME, Series, SeriesWriter, add_extra, is_disk_full
 from .torch_files import CONFIG_CLASSES, ConvertError, PickledConfig, load_torch_file  # noqa: F401 (re-exported)
 
 FORMATS = ("nanda_full_run", "tl_demo")  # the converters' names: see CONVERTERS, detect_format
@@ -100,6 +100,14 @@ def _tensor(sd: dict, key: str, where: str) -> torch.Tensor:
     return t.detach().to("cpu", torch.float32)
 
 
+def _dims(sd: dict, key: str, where: str, ndim: int) -> tuple[int, ...]:
+    """The shape of a parameter that must have `ndim` dimensions (sizes are read off it)."""
+    shape = tuple(_tensor(sd, key, where).shape)
+    if len(shape) != ndim:
+        raise ConvertError(f"{where}: {key} has shape {list(shape)}; expected {ndim} dimensions")
+    return shape
+
+
 def _check_extra_keys(sd: dict, where: str) -> None:
     """Refuse parameters this architecture cannot represent (LayerNorm, non-zero attention biases)."""
     if not isinstance(sd, dict):
@@ -137,10 +145,10 @@ def _act_from(config: dict) -> str:
 def nanda_config(sd: dict, config: dict | None = None) -> ModelConfig:
     """Sizes read off a state dict in Nanda's layout."""
     where = "Nanda state dict"
-    d_model, d_vocab = _tensor(sd, "embed.W_E", where).shape
-    n_heads, d_head, _ = _tensor(sd, "blocks.0.attn.W_Q", where).shape
-    d_mlp = _tensor(sd, "blocks.0.mlp.W_in", where).shape[0]
-    n_ctx = _tensor(sd, "pos_embed.W_pos", where).shape[0]
+    d_model, d_vocab = _dims(sd, "embed.W_E", where, 2)
+    n_heads, d_head, _ = _dims(sd, "blocks.0.attn.W_Q", where, 3)
+    d_mlp = _dims(sd, "blocks.0.mlp.W_in", where, 2)[0]
+    n_ctx = _dims(sd, "pos_embed.W_pos", where, 2)[0]
     return _model_config(d_vocab - 1, d_model, n_heads, d_head, d_mlp, n_ctx, _act_from(config or {}), where)
 
 
@@ -190,10 +198,10 @@ def tl_config(sd: dict, config: dict | None = None) -> ModelConfig:
     for k, want in _TL_SAME.items():
         if k in config and config[k] != want and not (want is None and config[k] == "None"):
             raise ConvertError(f"{where}: config {k} = {config[k]!r}; this one-layer model needs {want!r}")
-    d_vocab, d_model = _tensor(sd, "embed.W_E", where).shape
-    n_heads, _, d_head = _tensor(sd, "blocks.0.attn.W_Q", where).shape
-    d_mlp = _tensor(sd, "blocks.0.mlp.W_in", where).shape[1]
-    n_ctx = _tensor(sd, "pos_embed.W_pos", where).shape[0]
+    d_vocab, d_model = _dims(sd, "embed.W_E", where, 2)
+    n_heads, _, d_head = _dims(sd, "blocks.0.attn.W_Q", where, 3)
+    d_mlp = _dims(sd, "blocks.0.mlp.W_in", where, 2)[1]
+    n_ctx = _dims(sd, "pos_embed.W_pos", where, 2)[0]
     scale = config.get("attn_scale")
     if scale is not None and abs(float(scale) - d_head**0.5) > 1e-6 * d_head**0.5:
         raise ConvertError(f"{where}: attn_scale {float(scale)} is not sqrt(d_head) = {d_head**0.5:g}")
@@ -333,6 +341,9 @@ def _write_series(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a series folder is meant to be shared
         prov = {"converted_by": f"grok_core {__version__} (grok_core.convert)", "source": source}
         w = SeriesWriter(tmp, cfg, tcfg, mask, dtype=dtype, title=title, provenance=prov)
         w.meta["split"].update(split_note)
@@ -340,6 +351,7 @@ def _write_series(
         recomputed_train, shard = [], 0
         for i, step in enumerate(steps):
             params, W_U_full = load(i)
+            _check_finite(params, f"checkpoint {i} (step {step})")
             metrics = evaluate_params(params, cfg, mask, W_U_full)
             recomputed_train.append(metrics.pop("source_train_loss"))
             metrics.pop("source_test_loss")
@@ -365,10 +377,24 @@ def _write_series(
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 raise
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, Exception) and is_disk_full(e):
+            need = len(steps) * cfg.n_params * (2 if dtype == "float16" else 4)
+            raise ConvertError(f"{out}: no space left on the disk (the series needs about {need / 1e6:.1f} MB; "
+                               f"{shutil.disk_usage(out.parent).free / 1e6:.1f} MB free); nothing was written and "
+                               "the partial folder was removed; free some space and convert again") from None
         raise
     return Series(out, verify=False)
+
+
+def _check_finite(params: dict[str, torch.Tensor], where: str) -> None:
+    """Refuse NaN or infinite weights: every view of such a checkpoint would be meaningless."""
+    for k, v in params.items():
+        bad = int((~torch.isfinite(v)).sum())
+        if bad:
+            raise ConvertError(f"{where}: {k} holds {bad} of {v.numel()} values that are NaN or infinite; "
+                               "the file's weights are unusable")
 
 
 def _train_config(steps: list[int], frac: float, seed: int = 0, data_seed: int = 0, config: dict | None = None,

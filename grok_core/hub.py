@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,22 +212,37 @@ def open_entry(entry: ManifestEntry, progress: Progress | None = None, *, refres
 def open_repo(repo_id: str, revision: str = "main", format: str | None = None, filename: str | None = None,
               progress: Progress | None = None, **kw) -> Series:
     """The Series alone, from a repo id (e.g. one made with `python -m grok_core publish`)."""
-    repo_id, rev = parse_spec(f"{repo_id}@{revision}" if "@" not in repo_id else repo_id)
+    repo_id, rev = parse_spec(repo_id if not isinstance(repo_id, str) or not repo_id.strip() or "@" in repo_id
+                              else f"{repo_id}@{revision}")
     return _open(Req(repo_id, rev, format, filename), progress, kw.pop("refresh", False), kw.pop("token", None),
                  kw.pop("endpoint", None))[0]
 
 
-def _open_local(entry: ManifestEntry, root: Path) -> Series:
+def local_problem(entry: ManifestEntry, root: Path = REPO) -> str | None:
+    """Why a local entry cannot be opened (no series there, a link leading out of the repository); None if it can."""
     try:
         path = local_path(entry, root)
-    except ValueError as e:
-        raise SourceError(f"{entry.title}: {e}") from None
-    if not (path / JSON_NAME).is_file():
-        raise SourceError(f"{entry.title}: the folder {entry.source['path']} holds no series (missing {JSON_NAME})")
+        if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+            return f"the folder {entry.source['path']} is a link to outside the repository"
+        if not (path / JSON_NAME).is_file():
+            return f"the folder {entry.source['path']} holds no series (missing {JSON_NAME})"
+    except (ValueError, OSError) as e:
+        return str(e)
+    return None
+
+
+def _open_local(entry: ManifestEntry, root: Path) -> Series:
+    why = local_problem(entry, root)
+    if why:
+        raise SourceError(f"{entry.title}: {why}")
     try:
-        return Series(path)
+        s = Series(local_path(entry, root))
     except SeriesError as e:
         raise SourceError(f"{entry.title}: {e}") from None
+    outside = [f.name for f in s.files() if not Path(os.path.realpath(f)).is_relative_to(os.path.realpath(root))]
+    if outside:
+        raise SourceError(f"{entry.title}: {', '.join(outside)} in {entry.source['path']} link to outside the repository")
+    return s
 
 
 def _cached_details(req: Req) -> HubDetails | None:
@@ -260,7 +276,7 @@ def cached(spec: str, *, filename: str | None = None) -> HubDetails | None:
 def is_available_offline(entry: ManifestEntry, root: Path = REPO) -> bool:
     """True when open_entry would succeed without the network (as far as the files on disk tell)."""
     if entry.is_local:
-        return (local_path(entry, root) / JSON_NAME).is_file()
+        return local_problem(entry, root) is None
     filename = entry.files[0] if entry.format != "native" else None
     return _cached_details(Req(entry.repo_id, entry.revision, entry.format, filename, entry.repo_type)) is not None
 
@@ -279,6 +295,8 @@ def fetch_series_json(entry: ManifestEntry, token=None, endpoint: str | None = N
         return json.loads(Path(path).read_text())
     except ValueError as e:
         raise SourceError(f"{req.name}: {JSON_NAME} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise SourceError(f"{req.name}: {JSON_NAME} is not a series description (nested too deeply)") from None
 
 
 def cli_progress() -> Progress:

@@ -70,7 +70,7 @@ def build_native(req, commit, folder, first, progress, token, endpoint, online) 
         meta = json.loads(Path(first).read_text())
         files = [(sh["file"], int(sh["bytes"]), True) for sh in meta["shards"]]
         files += [(e["file"], 0, False) for e in meta.get("extras", {}).values()]  # cached results: optional
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         raise SourceError(f"{req.name}: {JSON_NAME} is not a series description ({e})") from None
     if not all(_plain_name(f) for f, _, _ in files):
         raise SourceError(f"{req.name}: {JSON_NAME} names files outside the series folder")

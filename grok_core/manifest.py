@@ -147,6 +147,8 @@ def load_manifest(path=MANIFEST_PATH) -> tuple[list[ManifestEntry], list[str]]:
         return [], [f"{path}: missing; no series to offer besides local folders"]
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         return [], [f"{path}: not valid JSON ({e})"]
+    except RecursionError:
+        return [], [f"{path}: not a manifest (nested too deeply to read)"]
     if isinstance(doc, dict):
         if doc.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT:
             return [], [f"{path}: format is {doc.get('format')!r}, expected {MANIFEST_FORMAT!r}"]
@@ -185,6 +187,8 @@ def get_entry(entry_id: str, path=MANIFEST_PATH) -> ManifestEntry:
 def hub_entry(repo_id: str, revision: str = "main", format: str = "native", filename: str | None = None,
               repo_type: str = "model") -> ManifestEntry:
     """An ad-hoc entry for a Hub repo that is not in the manifest (CLI, Python)."""
+    if not isinstance(repo_id, str) or not repo_id.strip():
+        raise SourceError(f"repo id {repo_id!r} is empty; give the Hub repo as 'owner/name'")
     src = {"repo_id": repo_id, "revision": revision, "files": [filename] if filename else [], "repo_type": repo_type}
     if format != "native" and not filename:
         known = {"nanda_full_run": "full_run_data.pth", "tl_demo": "grokking_demo.pth"}

@@ -4,6 +4,11 @@ The repo's root becomes the series folder (series.json, params-*.safetensors, ca
 plus README.md, so `grok_core.hub.open_repo("user/name")` or a manifest entry
 {"source": {"repo_id": "user/name"}} opens it. `plan_publish` decides everything (files, card,
 the exact HfApi calls) without the network; `publish` runs the plan.
+
+The upload runs in a child process (grok_core/publish_child.py, the calls on stdin) whose
+huggingface_hub client has request timeouts (huggingface_hub's default client has none, so a
+server that accepts and never answers would hang forever); the caller can cancel at any moment
+through a threading.Event, which kills the child. Nothing is committed until the last call.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +29,16 @@ from .series import JSON_NAME, Series, SeriesError, sha256_file
 TAGS = ["grokking", "mechanistic-interpretability", "modular-arithmetic", "transformer-lens", "checkpoint-series"]
 
 
+# Seconds one request to the Hub may wait for an answer (huggingface_hub's own client: no limit).
+TIMEOUT_S = float(os.environ.get("GROK_CORE_PUBLISH_TIMEOUT", "60"))
+
+
 class PublishError(Exception):
     """A series that should not be published as it is, with a message for people."""
+
+
+class PublishCancelled(PublishError):
+    """The caller cancelled a running upload (nothing was committed unless the last call had finished)."""
 
 
 @dataclass
@@ -156,6 +172,14 @@ def plan_publish(series_path, repo_id: str, revision: str | None = None, private
         s = Series(series_path)  # verifies every checksum before anything leaves the machine
     except SeriesError as e:
         raise PublishError(str(e)) from None
+    if s.extra_problems:
+        raise PublishError("; ".join(s.extra_problems.values()) + f". Remove the entry from {JSON_NAME}'s extras or "
+                           "recompute it before publishing")
+    inside = Path(os.path.realpath(s.path))
+    outside = [f.name for f in s.files() if not Path(os.path.realpath(f)).is_relative_to(inside)]
+    if outside:
+        raise PublishError(f"{s.path}: {', '.join(outside)} link to outside the series folder; "
+                           "only files inside it are published (copy them in first)")
     if not s.complete and not allow_incomplete:
         raise PublishError(f"{s.path}: training has not finished (series.json says complete: false); "
                            "finish it, or pass --allow-incomplete (allow_incomplete=True)")
@@ -180,15 +204,58 @@ def _stage(plan: PublishPlan, folder: Path) -> None:
             shutil.copyfile(f["local_path"], dst)
 
 
-def publish(plan: PublishPlan, api=None, token: str | None = None) -> str:
-    """Run the plan with huggingface_hub.HfApi (token from the usual login / HF_TOKEN); returns the commit URL."""
-    if api is None:
-        from huggingface_hub import HfApi
+def _run_calls(plan: PublishPlan, api, folder: str):
+    result = None
+    for name, kwargs in plan.calls(folder_path=folder):
+        result = getattr(api, name)(**kwargs)
+    return str(getattr(result, "commit_url", None) or getattr(result, "url", None) or result)
 
-        api = HfApi(token=token)
+
+def publish(plan: PublishPlan, api=None, token: str | None = None, *, endpoint: str | None = None,
+            timeout_s: float = TIMEOUT_S, cancel: threading.Event | None = None) -> str:
+    """Run the plan (token from the usual login / HF_TOKEN); returns the commit URL.
+
+    With `api` (an HfApi-like object) the calls run here; otherwise in a child process with
+    `timeout_s` per request, killed when `cancel` is set (PublishCancelled). PublishError says
+    which call failed and why, e.g. a Hub that did not answer in time.
+    """
     with tempfile.TemporaryDirectory(prefix="grok-publish-") as tmp:
         _stage(plan, Path(tmp))
-        result = None
-        for name, kwargs in plan.calls(folder_path=tmp):
-            result = getattr(api, name)(**kwargs)
-    return str(getattr(result, "commit_url", None) or getattr(result, "url", None) or result)
+        if api is not None:
+            return _run_calls(plan, api, tmp)
+        return _publish_in_child(plan, tmp, token, endpoint, timeout_s, cancel or threading.Event())
+
+
+def _publish_in_child(plan, folder, token, endpoint, timeout_s, cancel) -> str:
+    job = {"calls": plan.calls(folder_path=folder), "token": token, "endpoint": endpoint, "timeout_s": timeout_s}
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    for k in ("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT"):  # huggingface_hub's own settings
+        env.setdefault(k, str(max(1, int(timeout_s))))
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "grok_core.publish_child"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=err, env=env, cwd=Path(__file__).resolve().parents[1])
+        try:
+            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.close()
+            while proc.poll() is None:
+                if cancel.wait(0.1):
+                    raise PublishCancelled(f"publishing to {plan.repo_id} cancelled; nothing more is sent")
+            out = proc.stdout.read().decode(errors="replace").strip().splitlines()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        try:
+            answer = json.loads(out[-1])
+        except (IndexError, ValueError):
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip()[-500:]
+            raise PublishError(f"the upload process ended without an answer (exit {proc.returncode}): {tail}") from None
+    if "url" in answer:
+        return answer["url"]
+    where = endpoint or os.environ.get("HF_ENDPOINT") or "the Hugging Face Hub"
+    if answer["timeout"]:
+        raise PublishError(f"{where} did not answer within {timeout_s:g} s during {answer['call']} for {plan.repo_id}; "
+                           "check the network (or HF_ENDPOINT) and try again")
+    raise PublishError(f"{answer['call']} for {plan.repo_id} failed: {answer['error']}: {answer['message']}")

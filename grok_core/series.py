@@ -10,14 +10,19 @@
 series.json is the commit point: data files are written under new names first and the JSON is
 replaced atomically last, so a run killed at any moment leaves a series that loads exactly the
 checkpoints it lists. Checksums are verified on open; anything inconsistent is refused with a
-message naming the file and the problem.
+message naming the file and the problem. A reader that meets a file the writer replaced meanwhile
+reads series.json again, so it sees the previous or the next complete state, never a mix. A write
+that fails (a full disk) removes what it half wrote and leaves the last listed state as it was.
 """
 
 from __future__ import annotations
 
+import copy
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,38 @@ METRIC_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
 
 class SeriesError(Exception):
     """A series (or one of its files) that cannot be used, with a message for people."""
+
+
+class DiskFullError(SeriesError):
+    """A write that ran out of disk space; `path` is the file, `needed` and `free` are bytes."""
+
+    def __init__(self, message: str, path: Path, needed: int, free: int):
+        super().__init__(message)
+        self.path, self.needed, self.free = path, needed, free
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """ENOSPC / EDQUOT, also as safetensors reports it (a SafetensorError quoting 'os error 28')."""
+    if isinstance(err, DiskFullError) or isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(err)
+    return "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text
+
+
+def shown(value, limit: int = 80) -> str:
+    """repr() of a value for a message, cut to `limit` characters (names from files may be huge)."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
+def read_json(path: Path):
+    """json.loads of a small description file; SeriesError for anything that is not plain JSON."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SeriesError(f"{path}: not valid JSON ({e})") from e
+    except RecursionError:
+        raise SeriesError(f"{path}: not a series description (nested too deeply to read)") from None
 
 
 def _plain_name(name) -> bool:
@@ -95,6 +132,14 @@ def _round(values, digits=7) -> list[float]:
     return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
+def _config(jp: Path, meta: dict, key: str, parse):
+    """meta[key] parsed into its config dataclass; a missing or unknown key is refused by name."""
+    try:
+        return parse(meta[key])
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise SeriesError(f"{jp}: bad {key} ({e})") from e
+
+
 @dataclass
 class _Shard:
     file: str
@@ -106,24 +151,54 @@ class _Shard:
 class Series:
     """A loaded series: configs, checkpoint steps, metrics, split; parameters read lazily per step."""
 
+    # A reader that finds a listed file gone or changed reads series.json again this many times:
+    # a writer replaces the JSON before it removes the files the old JSON listed.
+    _ATTEMPTS = 5
+
     def __init__(self, path, verify: bool = True):
         self.path = Path(path)
+        for attempt in range(self._ATTEMPTS):
+            raw = self._raw_json()
+            try:
+                self._load(raw, verify)
+                return
+            except SeriesError:
+                self.close()
+                if attempt == self._ATTEMPTS - 1 or self._raw_json_or_none() in (raw, None):
+                    raise  # the description did not change under us: the problem is real
+
+    def _raw_json(self) -> bytes:
         jp = self.path / JSON_NAME
-        if not self.path.is_dir():
-            raise SeriesError(f"{self.path}: not a folder (a series is a folder holding {JSON_NAME})")
-        if not jp.is_file():
-            raise SeriesError(f"{jp}: missing; this folder is not a checkpoint series")
         try:
-            meta = json.loads(jp.read_text())
+            if not self.path.is_dir():
+                raise SeriesError(f"{shown(str(self.path))}: not a folder (a series is a folder holding {JSON_NAME})")
+            return jp.read_bytes()
+        except FileNotFoundError:
+            raise SeriesError(f"{jp}: missing; this folder is not a checkpoint series") from None
+        except IsADirectoryError:
+            raise SeriesError(f"{jp}: a folder, not a file; this folder is not a checkpoint series") from None
+        except OSError as e:  # name too long, permission denied, ...
+            raise SeriesError(f"{shown(str(jp))}: cannot be read ({e.strerror or e})") from None
+
+    def _raw_json_or_none(self) -> bytes | None:
+        try:
+            return self._raw_json()
+        except SeriesError:
+            return None
+
+    def _load(self, raw: bytes, verify: bool) -> None:
+        jp = self.path / JSON_NAME
+        self._handles: dict[int, object] = {}
+        try:
+            meta = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SeriesError(f"{jp}: not valid JSON ({e})") from e
+        except RecursionError:
+            raise SeriesError(f"{jp}: not a series description (nested too deeply to read)") from None
         self.meta = meta
         self._check_header(jp, meta)
-        try:
-            self.model_cfg: ModelConfig = model_config_from_dict(meta["model_config"])
-            self.train_cfg: TrainConfig = train_config_from_dict(meta["train_config"])
-        except (TypeError, ValueError, KeyError, AttributeError) as e:
-            raise SeriesError(f"{jp}: bad model_config/train_config ({e})") from e
+        self.model_cfg: ModelConfig = _config(jp, meta, "model_config", model_config_from_dict)
+        self.train_cfg: TrainConfig = _config(jp, meta, "train_config", train_config_from_dict)
         self.dtype_name = meta["dtype"]
         if not isinstance(self.dtype_name, str) or self.dtype_name not in DTYPES:
             raise SeriesError(f"{jp}: unknown dtype {self.dtype_name!r} (expected one of {sorted(DTYPES)})")
@@ -144,9 +219,9 @@ class Series:
         for si, sh in enumerate(self.shards):
             for i, s in enumerate(sh.steps):
                 self._where[int(s)] = (si, i)
-        self._handles: dict[int, object] = {}
-        for sh in self.shards:
-            self._check_shard(sh, verify)
+        for si, sh in enumerate(self.shards):
+            self._handles[si] = self._check_shard(sh, verify)  # held open: later reads survive a writer's cleanup
+        self.extra_problems: dict[str, str] = self._check_extras(verify)
 
     # -- validation -----------------------------------------------------------------------
     @staticmethod
@@ -175,7 +250,15 @@ class Series:
             ):
                 raise SeriesError(f"{jp}: malformed shard entry {str(s)[:200]}")
             if not _plain_name(s["file"]):
-                raise SeriesError(f"{jp}: shard file name {s['file']!r} must be a plain file name")
+                raise SeriesError(f"{jp}: shard file name {shown(s['file'])} must be a plain file name")
+        extras = meta.get("extras", {})
+        if not isinstance(extras, dict):
+            raise SeriesError(f"{jp}: 'extras' must be an object of name: {{file, sha256}}, not {type(extras).__name__}")
+        for name, e in extras.items():
+            if not isinstance(e, dict) or not isinstance(e.get("file"), str) or not isinstance(e.get("sha256"), str):
+                raise SeriesError(f"{jp}: malformed extras entry {shown(name)}: {shown(e, 200)}")
+            if not _plain_name(e["file"]):
+                raise SeriesError(f"{jp}: extras file name {shown(e['file'])} must be a plain file name")
 
     @staticmethod
     def _parse_metrics(jp: Path, m) -> dict[str, np.ndarray]:
@@ -186,12 +269,12 @@ class Series:
         if len({len(m[k]) for k in want}) != 1:
             raise SeriesError(f"{jp}: metric lists have different lengths "
                               f"({', '.join(f'{k} {len(m[k])}' for k in want)})")
-        try:
-            out = {k: np.asarray(v, dtype=np.float64) for k, v in m.items() if isinstance(v, list)}
-        except (TypeError, ValueError) as e:
-            raise SeriesError(f"{jp}: metrics must be numbers ({e})") from e
-        if any(a.ndim != 1 for a in out.values()):
-            raise SeriesError(f"{jp}: metrics must be flat lists of numbers")
+        lists = {k: v for k, v in m.items() if isinstance(v, list)}
+        for k, v in lists.items():  # strings such as "NaN" or "1e3" are not numbers, whatever numpy makes of them
+            bad = [x for x in v if isinstance(x, bool) or not isinstance(x, (int, float))]
+            if bad:
+                raise SeriesError(f"{jp}: metrics must be numbers ({shown(k)} holds {shown(bad[0])})")
+        out = {k: np.asarray(v, dtype=np.float64) for k, v in lists.items()}
         steps = out["step"]
         if np.any(steps != np.round(steps)) or np.any(np.diff(steps) <= 0):
             raise SeriesError(f"{jp}: metric steps must be strictly increasing whole numbers")
@@ -208,10 +291,10 @@ class Series:
         if verify and sha256_file(fp) != sh.sha256:
             raise SeriesError(f"{fp}: sha256 does not match {JSON_NAME} (file corrupt)")
         try:
-            with safe_open(fp, framework="pt") as f:
-                keys = set(f.keys())
-                shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
-                dtypes = {k: f.get_slice(k).get_dtype() for k in keys}
+            f = safe_open(fp, framework="pt")
+            keys = set(f.keys())
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in keys}
+            dtypes = {k: f.get_slice(k).get_dtype() for k in keys}
         except Exception as e:  # safetensors raises several types for bad headers
             raise SeriesError(f"{fp}: not a readable safetensors file ({e})") from e
         want = self.model_cfg.param_shapes()
@@ -223,6 +306,18 @@ class Series:
                 raise SeriesError(f"{fp}: tensor {k} has shape {list(shapes[k])}, expected {[len(sh.steps), *shape]}")
             if dtypes[k] != st_dtype:
                 raise SeriesError(f"{fp}: tensor {k} is {dtypes[k]}, series says {self.dtype_name}")
+        return f
+
+    def _check_extras(self, verify: bool) -> dict[str, str]:
+        """Cached extras are optional: a missing or corrupt one is noted (and never used), not fatal."""
+        problems = {}
+        for name, e in self.meta.get("extras", {}).items():
+            fp = self.path / e["file"]
+            if not fp.is_file():
+                problems[name] = f"{fp}: missing (listed in {JSON_NAME} as extra {shown(name)})"
+            elif verify and sha256_file(fp) != e["sha256"]:
+                problems[name] = f"{fp}: sha256 does not match {JSON_NAME} (extra {shown(name)} corrupt)"
+        return problems
 
     # -- access ---------------------------------------------------------------------------
     def _handle(self, si: int):
@@ -251,9 +346,14 @@ class Series:
         return torch.cat([self._handle(si).get_tensor(name).to(dtype) for si in range(len(self.shards))])
 
     def files(self) -> list[Path]:
+        """series.json, the shards and the extras that are present and intact: all inside the folder."""
         return [self.path / JSON_NAME] + [self.path / s.file for s in self.shards] + [
-            self.path / e["file"] for e in self.meta.get("extras", {}).values()
+            self.path / e["file"] for n, e in self.meta.get("extras", {}).items() if n not in self.extra_problems
         ]
+
+    def close(self) -> None:
+        """Drop the open shard handles (they also go when the Series is garbage-collected)."""
+        self._handles = {}
 
     def nbytes(self) -> int:
         return sum(f.stat().st_size for f in self.files() if f.exists())
@@ -261,7 +361,7 @@ class Series:
     def extra_path(self, name: str) -> Path | None:
         """Path of a cached extra (e.g. 'progress') if present and its checksum matches."""
         e = self.meta.get("extras", {}).get(name)
-        if not isinstance(e, dict) or not _plain_name(e.get("file")):
+        if not isinstance(e, dict) or not _plain_name(e.get("file")) or name in self.extra_problems:
             return None
         fp = self.path / e["file"]
         if not fp.is_file() or sha256_file(fp) != e["sha256"]:
@@ -280,15 +380,36 @@ def open_series(path, verify: bool = True) -> Series:
     return Series(path, verify=verify)
 
 
+def check_description(meta, where) -> None:
+    """The checks Series makes on series.json alone (no data files): for a description read remotely."""
+    jp = Path(str(where))
+    Series._check_header(jp, meta)
+    Series._parse_metrics(jp, meta["metrics"])
+    _config(jp, meta, "model_config", model_config_from_dict)
+    _config(jp, meta, "train_config", train_config_from_dict)
+
+
 def add_extra(series_path, name: str, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:
     """Store a cached result beside a series and record it (with sha256) in series.json."""
     series_path = Path(series_path)
     fname = f"{name}.safetensors"
-    digest = atomic_save_tensors(series_path / fname, tensors, metadata)
     jp = series_path / JSON_NAME
-    meta = json.loads(jp.read_text())
-    meta.setdefault("extras", {})[name] = {"file": fname, "sha256": digest}
-    atomic_write_bytes(jp, json.dumps(meta, indent=1).encode())
+    meta = read_json(jp)
+    was_listed = fname in {e.get("file") for e in meta.get("extras", {}).values() if isinstance(e, dict)}
+    try:
+        digest = atomic_save_tensors(series_path / fname, tensors, metadata)
+        meta.setdefault("extras", {})[name] = {"file": fname, "sha256": digest}
+        atomic_write_bytes(jp, json.dumps(meta, indent=1).encode())
+    except Exception as e:
+        if not was_listed and (series_path / fname).exists():
+            os.unlink(series_path / fname)  # written but never listed
+        if is_disk_full(e):
+            need = sum(t.numel() * t.element_size() for t in tensors.values())
+            free = shutil.disk_usage(series_path).free
+            raise DiskFullError(f"{series_path / fname}: no space left on the disk (needs about {need / 1e6:.1f} MB, "
+                                f"{free / 1e6:.1f} MB free); the series itself is intact", series_path / fname, need,
+                                free) from None
+        raise
     return series_path / fname
 
 
@@ -338,6 +459,7 @@ class SeriesWriter:
         self._open_steps: list[int] = []
         self._pending_resume: dict[str, torch.Tensor] | None = None
         self._dirty = False
+        self._superseded: list[str] = []  # listed by the previous series.json; removed at the next flush
 
     @classmethod
     def resume(cls, path, shard_size: int = 32) -> tuple[SeriesWriter, dict[str, torch.Tensor] | None]:
@@ -346,7 +468,8 @@ class SeriesWriter:
         w = cls.__new__(cls)
         w.path, w.model_cfg, w.train_cfg, w.dtype = s.path, s.model_cfg, s.train_cfg, s.dtype_name
         w.shard_size, w.meta = shard_size, s.meta
-        w._open, w._open_steps, w._pending_resume, w._dirty = {}, [], None, False
+        w._open, w._open_steps, w._pending_resume, w._dirty, w._superseded = {}, [], None, False, []
+        w._remove_orphans()  # what a killed or failed run wrote but never listed: it may be what fills the disk
         # Reopen the last shard if it is not full, so it keeps growing rather than leaving a stub.
         last = s.shards[-1]
         if len(last.steps) < shard_size:
@@ -388,15 +511,64 @@ class SeriesWriter:
         self._pending_resume = {k: v.detach().to("cpu").clone() for k, v in state.items()}
 
     def flush(self, complete: bool = False) -> None:
-        """Write the open shard (under a new name), the resume state, then series.json atomically."""
-        old_files = []
+        """Write the open shard (under a new name), the resume state, then series.json atomically.
+
+        If a write fails, what this flush wrote is removed and the writer is as before the call, so
+        the folder still holds exactly its last listed state; a full disk raises DiskFullError
+        naming the file and the space needed, and the same flush (or a rerun) can be retried.
+        """
+        before = (copy.deepcopy(self.meta), self._open, list(self._open_steps), self._dirty, self._pending_resume)
+        listed = self._listed_files()
+        self._written: list[str] = []
+        self._writing = JSON_NAME
+        try:
+            self._flush(complete)
+        except BaseException as e:
+            # What this flush wrote, and the previous state's files kept for readers: space the disk may need.
+            for name in [*self._written, *self._superseded]:
+                if name not in listed:  # never a file the folder's series.json lists
+                    try:
+                        os.unlink(self.path / name)
+                    except FileNotFoundError:
+                        pass
+            self.meta, self._open, self._open_steps, self._dirty, self._pending_resume = before
+            self._superseded = []
+            if isinstance(e, Exception) and is_disk_full(e):
+                raise self._disk_full(e) from None
+            raise
+
+    def _disk_full(self, err: Exception) -> DiskFullError:
+        where = self.path / self._writing
+        itemsize = torch.finfo(DTYPES[self.dtype]).bits // 8
+        need = sum(len(v) * v[0].numel() * itemsize for v in self._open.values() if v)
+        need += sum(v.numel() * v.element_size() for v in (self._pending_resume or {}).values())
+        need += len(json.dumps(self.meta, indent=1)) + (1 << 16)
+        free = shutil.disk_usage(self.path).free
+        return DiskFullError(
+            f"{where}: no space left on the disk (this save writes about {need / 1e6:.1f} MB; {free / 1e6:.1f} MB "
+            f"are free now). What {JSON_NAME} lists is intact and the partial file was removed; free some space and "
+            "run the same command again to resume.", where, need, free)
+
+    def _write_tensors(self, name: str, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> str:
+        self._written.append(name)
+        self._writing = name
+        return atomic_save_tensors(self.path / name, tensors, metadata)
+
+    def _listed_files(self) -> set[str]:
+        listed = {s["file"] for s in self.meta["shards"]} | {e["file"] for e in self.meta.get("extras", {}).values()}
+        if self.meta.get("resume"):
+            listed.add(self.meta["resume"]["file"])
+        return listed
+
+    def _flush(self, complete: bool) -> None:
+        old_files, old_resume = [], []  # superseded shards (readers may still look) / resume states (only we read them)
         shards = self.meta["shards"]
         if self._open_steps:
             listed = self._open_is_listed()
             if not listed or self._dirty:
                 name = f"params-{self._open_steps[0]:07d}-{self._open_steps[-1]:07d}.safetensors"
                 tensors = {k: torch.stack(v) for k, v in self._open.items()}
-                digest = atomic_save_tensors(self.path / name, tensors, {"steps": json.dumps(self._open_steps)})
+                digest = self._write_tensors(name, tensors, {"steps": json.dumps(self._open_steps)})
                 entry = {"file": name, "steps": list(self._open_steps), "sha256": digest, "bytes": (self.path / name).stat().st_size}
                 if shards and shards[-1]["steps"][0] == self._open_steps[0]:
                     if shards[-1]["file"] != name:
@@ -410,18 +582,24 @@ class SeriesWriter:
         if self._pending_resume is not None and not complete:
             step = int(self._pending_resume["__step__"].item())
             name = f"resume-{step:07d}.safetensors"
-            digest = atomic_save_tensors(self.path / name, self._pending_resume)
+            digest = self._write_tensors(name, self._pending_resume)
             if self.meta.get("resume") and self.meta["resume"]["file"] != name:
-                old_files.append(self.meta["resume"]["file"])
+                old_resume.append(self.meta["resume"]["file"])
             self.meta["resume"] = {"file": name, "sha256": digest, "step": step}
             self._pending_resume = None
         if complete:
             if self.meta.get("resume"):
-                old_files.append(self.meta["resume"]["file"])
+                old_resume.append(self.meta["resume"]["file"])
             self.meta["resume"] = None
             self.meta["complete"] = True
+        self._writing = JSON_NAME
         atomic_write_bytes(self.path / JSON_NAME, json.dumps(self.meta, indent=1).encode())
-        for f in old_files:  # only after the JSON no longer lists them
+        # Shards the JSON no longer lists go one flush later, so a reader that read the previous JSON
+        # a moment ago still finds them (at the end of the run, at once); old resume states go now.
+        stale, self._superseded = self._superseded + old_resume, old_files
+        if complete:
+            stale, self._superseded = stale + old_files, []
+        for f in stale:
             try:
                 os.unlink(self.path / f)
             except FileNotFoundError:
@@ -430,9 +608,7 @@ class SeriesWriter:
 
     def _remove_orphans(self) -> None:
         """Delete data files a killed run wrote but never listed (and stale temporary files)."""
-        listed = {s["file"] for s in self.meta["shards"]} | {e["file"] for e in self.meta.get("extras", {}).values()}
-        if self.meta.get("resume"):
-            listed.add(self.meta["resume"]["file"])
+        listed = self._listed_files() | set(self._superseded)
         for fp in self.path.iterdir():
             n = fp.name
             if (n.startswith(("params-", "resume-")) and n.endswith(".safetensors") and n not in listed) or (

@@ -70,6 +70,8 @@ def _print_summary(where: str, info: dict) -> None:
         print(f"    {name:42s} {b / 1e6:9.2f} MB")
     if info["extras"]:
         print("  extras: " + ", ".join(info["extras"]))
+    for problem in info.get("extras_not_usable", []):
+        print(f"  not usable (recomputed when needed): {problem}")
     if (info.get("converted_from") or {}).get("loss_check"):
         print(f"  conversion loss check: {json.dumps(info['converted_from']['loss_check'])}")
 
@@ -83,27 +85,44 @@ def _info_hub(spec: str, args) -> tuple[str, dict]:
     if args.format != "auto":
         entry = hub_entry(repo_id, revision, args.format, args.file)
         if args.format == "native":
-            return json.dumps(entry.source), summarize(fetch_series_json(entry))
+            return json.dumps(entry.source), _described(fetch_series_json(entry), f"{repo_id}/series.json")
         s = open_entry(entry, progress=progress)
         return f"{json.dumps(entry.source)}\n  opened from: {s.path}", _summary_of(s)
     d = locate(f"{repo_id}@{revision}", filename=args.file)
     if d.format == "native":  # just series.json: no shard downloads
-        return d.describe(), summarize(fetch_series_json(hub_entry(repo_id, revision)))
+        return d.describe(), _described(fetch_series_json(hub_entry(repo_id, revision)), f"{repo_id}/series.json")
     s, d = open_hub(f"{repo_id}@{revision}", progress=progress, filename=d.file)
     return f"{d.describe()}\n  opened from: {s.path}", _summary_of(s)
 
 
 def _summary_of(s) -> dict:
-    return summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
+    info = summarize(s.meta, {f.name: f.stat().st_size for f in s.files()})
+    info["extras_not_usable"] = list(s.extra_problems.values())
+    return info
+
+
+def _described(meta: dict, where: str) -> dict:
+    """The summary of a series.json fetched alone, after checking it is one."""
+    from .series import check_description
+
+    check_description(meta, where)
+    return summarize(meta)
+
+
+def _is_dir(src: str) -> bool:
+    try:
+        return Path(src).is_dir()
+    except OSError:  # a name too long for the file system, ...: not a folder
+        return False
 
 
 def cmd_info(args) -> int:
     from .hub import SourceError, cli_progress, get_entry, load_manifest, open_entry
-    from .series import Series, SeriesError
+    from .series import Series, SeriesError, shown
 
     src = args.source
     try:
-        if Path(src).is_dir():
+        if _is_dir(src):
             where, info = str(Path(src).resolve()), _summary_of(Series(src))
         else:
             entries, _ = load_manifest(args.manifest)
@@ -113,14 +132,14 @@ def cmd_info(args) -> int:
                 if entry.format == "native" and not entry.is_local:
                     from .hub import fetch_series_json
 
-                    info = summarize(fetch_series_json(entry))  # just series.json: no shard downloads
+                    info = _described(fetch_series_json(entry), f"{entry.repo_id}/series.json")  # just series.json: no shard downloads
                 else:
                     s = open_entry(entry, progress=None if args.quiet else cli_progress())
                     where, info = f"{where}\n  opened from: {s.path}", _summary_of(s)
             elif _REPO_ID.match(src.split("@")[0]):
                 where, info = _info_hub(src, args)
             else:
-                return _err(f"{src!r} is not a series folder, a manifest id ({', '.join(e.id for e in entries)}) "
+                return _err(f"{shown(src)} is not a series folder, a manifest id ({', '.join(e.id for e in entries)}) "
                             "or a Hub repo id (owner/name or owner/name@revision)")
     except (SourceError, SeriesError) as e:
         return _err(str(e))
@@ -151,9 +170,11 @@ def cmd_publish(args) -> int:
             print(plan.card)
         return 0
     try:
-        url = publish(plan)
-    except Exception as e:  # network, auth: huggingface_hub's own message is the useful one
-        return _err(f"upload failed: {type(e).__name__}: {str(e).strip()[:500]}")
+        url = publish(plan, **({"timeout_s": args.timeout} if args.timeout else {}))
+    except PublishError as e:  # network, auth, timeouts: the failed call and huggingface_hub's message
+        return _err(f"upload failed: {e}")
+    except KeyboardInterrupt:
+        return _err("upload cancelled")
     print(url)
     return 0
 
@@ -167,6 +188,10 @@ def cmd_convert(args) -> int:
                          progress=None if args.quiet else cli_progress())
     except ConvertError as e:
         return _err(str(e))
+    except OSError as e:  # a name too long, a folder that cannot be made, ...
+        from .series import shown
+
+        return _err(f"{shown(str(e.filename or args.out))}: {e.strerror or e}")
     print(f"wrote {s.path}: {summary_line(s)}")
     check = s.meta.get("source", {}).get("loss_check")
     if check and not check.get("consistent"):
@@ -202,6 +227,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-incomplete", action="store_true", help="publish a series whose training has not finished")
     p.add_argument("--dry-run", action="store_true", help="show what would be uploaded; no network")
     p.add_argument("--show-card", action="store_true", help="with --dry-run: print the model card")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="seconds to wait for each answer from the Hub (default 60, or GROK_CORE_PUBLISH_TIMEOUT)")
     p.set_defaults(fn=cmd_publish)
 
     c = sub.add_parser("convert", help="convert a Nanda/ARENA or TransformerLens-demo .pth into a series",

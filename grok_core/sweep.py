@@ -273,7 +273,8 @@ def load_sweep(path) -> Sweep:
     try:
         mcfg = model_config_from_dict(rec["model_config"])
         r0 = rec["runs"][0]
-        tcfg = train_config_from_dict({**rec["train_config"], "frac_train": r0["frac_train"],
+        shared = {k: v for k, v in rec["train_config"].items() if k != "data_seed_base"}  # per run: data_seed
+        tcfg = train_config_from_dict({**shared, "frac_train": r0["frac_train"],
                                        "weight_decay": r0["weight_decay"], "seed": r0["seed"],
                                        "data_seed": r0["data_seed"]})
         axes, runs, curves = rec["axes"], rec["runs"], rec["curves"]

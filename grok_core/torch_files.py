@@ -89,9 +89,13 @@ def _refusal(path: Path, err: Exception) -> str:
     try:
         names = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(path) if n not in known]
     except Exception:  # legacy format: read the name off the error
-        names = re.findall(r"Unsupported global: GLOBAL ([\w.]+)", text)
-    if not names:
-        return f"{path}: not a readable torch file ({text.split('WeightsUnpickler error:')[-1].strip()[:160]})"
+        names = sorted(set(re.findall(r"GLOBAL ([\w.]+)", text)))
+    if not names:  # no object named: give PyTorch's one specific line, whole
+        boiler = ("Weights only load failed", "Check the documentation", "Please file an issue", "WeightsUnpickler")
+        detail = next((b.strip() for b in text.split("\n") if b.strip() and not b.strip().startswith(boiler)), "")
+        return (f"{path}: not a readable torch file: torch.load(weights_only=True) stops at "
+                f"\"{detail[:200] or type(err).__name__}\" (not a torch file, or a pickle of more than plain data). "
+                "grok_core reads only what torch.save wrote from tensors, lists, dicts and numbers.")
     return (
         f"{path}: refused. It pickles Python objects ({', '.join(names)}) and grok_core only loads files with "
         "torch.load(weights_only=True), which never runs code from a file. If you trust the file, "

@@ -156,6 +156,20 @@ def test_refuses_unknown_version(good, version, hint):
         (lambda m: m["metrics"].pop("train_loss"), "'metrics' must hold"),
         (lambda m: m["metrics"]["train_loss"].__setitem__(0, "x"), "metrics must be numbers"),
         (lambda m: m["metrics"]["step"].reverse(), "strictly increasing"),
+        # issue 15: NaN strings were accepted (numpy parses "NaN" as a float)
+        (lambda m: m["metrics"]["test_loss"].__setitem__(1, "NaN"), "metrics must be numbers ('test_loss' holds 'NaN')"),
+        (lambda m: m["metrics"]["train_acc"].__setitem__(1, True), "metrics must be numbers"),
+        # issue 15: a missing key silently became its default (gelu/subtract opened as relu/add)
+        (lambda m: m["model_config"].pop("act"), "ModelConfig is missing 'act'"),
+        (lambda m: m["train_config"].pop("operation"), "TrainConfig is missing 'operation'"),
+        (lambda m: m["train_config"].update(grad_clip=1.0), "TrainConfig has unknown key(s) 'grad_clip'"),
+        (lambda m: m["model_config"].update(d_model="32"), "ModelConfig.d_model must be int"),
+        # issue 15: extras were never checked like shards
+        (lambda m: m.update(extras=[{"file": "x"}]), "'extras' must be an object"),
+        (lambda m: m.update(extras={"p": {"file": "../../../../etc/passwd", "sha256": "0"}}),
+         "extras file name '../../../../etc/passwd' must be a plain file name"),
+        (lambda m: m.update(extras={"p": {"file": "/etc/shadow", "sha256": "0"}}), "must be a plain file name"),
+        (lambda m: m.update(extras={"p": "progress.safetensors"}), "malformed extras entry 'p'"),
         (lambda m: m["shards"][0].update(file="../../etc/passwd"), "must be a plain file name"),
         (lambda m: m["shards"][0].update(steps=[]), "malformed shard entry"),
         (lambda m: m["shards"][0].update(bytes="12"), "malformed shard entry"),
