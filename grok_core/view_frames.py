@@ -272,8 +272,10 @@ def _parse(p: Param, raw, cfg, v: dict):
         return str(raw)
     lo, hi = p.bounds(cfg)
     try:
-        vals = [int(t) for t in str(raw).replace(" ", "").split(",") if t] if isinstance(raw, str) else raw
-        vals = [int(t) for t in vals] if p.max_len else int(vals)
+        if p.max_len:
+            vals = [int(t) for t in (str(raw).replace(" ", "").split(",") if isinstance(raw, str) else raw) if t != ""]
+        else:
+            vals = int(raw) if not isinstance(raw, float) or raw.is_integer() else int("x")
     except (TypeError, ValueError):
         raise ViewError(f"{p.name}={raw!r} is not {'a list of integers' if p.max_len else 'an integer'}") from None
     for t in vals if p.max_len else [vals]:
