@@ -136,7 +136,8 @@ def test_bad_input_is_refused_before_rendering_and_keeps_the_old_file(tiny, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.mp4"]
 
 
-# -- real files --------------------------------------------------------------------------------
+# -- real files (the first pays for starting chromium: several seconds, hence slow) ----------------
+@pytest.mark.slow
 def test_mp4_has_one_frame_per_checkpoint_of_the_right_size_and_they_differ(tiny, renderer, tmp_path):
     out = tmp_path / "crests.mp4"
     seen = []
@@ -157,6 +158,7 @@ def test_mp4_has_one_frame_per_checkpoint_of_the_right_size_and_they_differ(tiny
     assert frames[0][plot].std() > 20  # a drawn heatmap, not a blank frame
 
 
+@pytest.mark.slow
 def test_the_same_step_draws_the_same_pixels(tiny, renderer):
     """What differs between frames is the step: one step drawn twice gives identical PNGs."""
     f = Frames("waves", tiny)
@@ -166,6 +168,7 @@ def test_the_same_step_draws_the_same_pixels(tiny, renderer):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_gif_has_every_frame_loops_and_keeps_the_fps(tiny, renderer, tmp_path):
     out = tmp_path / "waves.gif"
     res = anim.animate("waves", tiny, out, steps="10:30", fps=4, width=480, renderer=renderer)
