@@ -179,11 +179,14 @@ def check_output(out) -> Path:
 
 def animate(view: str, series, out, *, steps=None, fps: float = 10.0, params: dict | None = None,
             figure: str | None = None, width: int = 960, height: int | None = None, scale: int = 1,
-            phase: bool = True, progress: Progress | None = None, renderer: Renderer | None = None) -> dict:
+            phase: bool = True, progress: Progress | None = None, renderer: Renderer | None = None,
+            context: Context | None = None) -> dict:
     """Render `view` (a page's URL name, with its URL parameters) at each checkpoint in `steps` into `out`.
 
-    The file appears only when complete (written beside it, then renamed): a failure leaves an
-    existing file as it was. Returns what was written: path, frames, steps, size (pixels), fps.
+    The file appears only when complete (written beside it, then renamed): a failure, or a progress
+    callback that raises (to cancel), leaves an existing file as it was. `renderer` and `context`
+    (the series' shared readings) may be passed in to reuse them. Returns what was written: path,
+    frames, steps, size (pixels), fps, view, figure, params.
     """
     out = check_output(out)
     if not 0 < fps <= 60:
@@ -191,7 +194,7 @@ def animate(view: str, series, out, *, steps=None, fps: float = 10.0, params: di
     if scale not in (1, 2, 3, 4) or not 200 <= width <= 4000 or (height is not None and not 100 <= height <= 4000):
         raise AnimateError("width must be 200..4000, height 100..4000 (CSS pixels) and scale 1..4")
     try:
-        frames = Frames(view, series, figure=figure, context=Context(series), **(params or {}))
+        frames = Frames(view, series, figure=figure, context=context or Context(series), **(params or {}))
     except ViewError as e:
         raise AnimateError(str(e)) from e
     chosen = select_steps(series.steps, steps)

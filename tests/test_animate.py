@@ -181,6 +181,22 @@ def test_gif_has_every_frame_loops_and_keeps_the_fps(tiny, renderer, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_progress_callback_that_raises_cancels_and_keeps_the_old_file(tiny, renderer, tmp_path):
+    out = tmp_path / "talk.gif"
+    out.write_bytes(b"last week's animation")
+
+    def cancel(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        anim.animate("attention", tiny, out, progress=cancel, renderer=renderer)
+    assert out.read_bytes() == b"last week's animation"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.gif"]
+    assert anim.animate("curves", tiny, out, steps="0:10", renderer=renderer)["frames"] == 2  # the browser still works
+
+
+@pytest.mark.slow
 def test_cli_writes_the_file_with_url_parameters(tiny, tmp_path, capsys):
     """The command starts its own browser (a few seconds), hence slow."""
     from grok_core.cli import main
