@@ -200,6 +200,8 @@ def animate(view: str, series, out, *, steps=None, fps: float = 10.0, params: di
     chosen = select_steps(series.steps, steps)
     spans = frames.context.spans
     tmp = out.with_name(f".{out.stem}.partial{out.suffix.lower()}")
+    if progress:
+        progress(0, len(chosen))  # before chromium starts (seconds): the bar appears at once
     own = renderer is None
     r = renderer or Renderer()
     try:
@@ -217,8 +219,6 @@ def _render_all(frames: Frames, chosen, spans, r: Renderer, tmp: Path, out: Path
     """Build, render and encode in a pipeline: up to r.tabs + 1 frames in flight, written in order."""
     total, done, writer, size = len(chosen), 0, None, None
     pending: deque[tuple[int, Future]] = deque()
-    if progress:
-        progress(0, total)
 
     def finish_one():
         nonlocal done, writer

@@ -55,13 +55,16 @@ def cmd_animate(args) -> int:
     try:
         out = check_output(args.out)
         series = open_source(args.series, args.quiet)
-        bar = None if args.quiet else tqdm(unit="frame", desc=f"{args.view} → {out.name}")
+        bar = None
 
-        def progress(done: int, total: int) -> None:
-            if bar is not None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
+        def progress(done: int, total: int) -> None:  # first called once the parameters are checked
+            nonlocal bar
+            if args.quiet:
+                return
+            if bar is None:
+                bar = tqdm(total=total, unit="frame", desc=f"{args.view} → {out.name}")
+            bar.n = done
+            bar.refresh()
 
         try:
             res = animate(args.view, series, out, steps=args.steps, fps=args.fps, params=params, figure=args.figure,
