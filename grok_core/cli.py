@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each of these modules defines `register(subparsers)` adding its own subcommands.
-_EXTRA_MODULES = [m for m in ("sources_cli", "bench", "sweep") if (Path(__file__).parent / f"{m}.py").exists()]
+_EXTRA_MODULES = [m for m in ("sources_cli", "bench", "sweep", "animate_cli") if (Path(__file__).parent / f"{m}.py").exists()]
 
 
 def main(argv=None) -> int:
