@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,20 +32,6 @@ PAGES = {
     "about": [],
     "train": [],
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_legacy_pages_mode(monkeypatch):
-    """AppTest resets Streamlit's page mode before every run, so every run would start in the legacy pages/
-    mode that a real server leaves after its first run (see ui/view.py); start each run the way a real
-    server's later runs do."""
-    orig = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        orig(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="module")
@@ -191,14 +176,15 @@ def test_bad_view_params_fall_back_with_notice(page, query, expect):
 
 
 def test_figures_are_valid_plotly():
-    """The builders skip plotly's validation for speed (grok_core/plots.py), so check every one against it."""
+    """The builders skip plotly's validation for speed (grok_core/plots/base.py), so check every one against it."""
     from grok_core import plots
+    from grok_core.phases import phase_spans
 
     rng = np.random.default_rng(0)
     p, steps = 23, np.arange(0, 1000, 10)
     m = {"step": steps, "train_loss": np.exp(-steps / 100), "test_loss": 2 - steps / 1000,
          "train_acc": np.minimum(1, steps / 100), "test_acc": steps / 1000}
-    spans = plots.phase_spans(m)
+    spans = phase_spans(m)
     surf = rng.standard_normal((p, p))
     ident = {k: surf for k in ("cos kx·cos ky", "sin kx·sin ky", "difference", "cos k(x+y)")}
     prog = {"step": steps, "restricted_loss": m["test_loss"], "excluded_loss": m["train_loss"]}
@@ -241,16 +227,16 @@ def test_figures_are_valid_plotly():
 
 
 def test_phase_spans_follow_the_metrics():
-    from grok_core import plots
+    from grok_core.phases import Phase, phase_at, phase_spans
 
     steps = np.arange(0, 10_000, 100)
     train_acc = np.minimum(1.0, steps / 500)
     test_loss = np.where(steps < 1000, 5 + steps / 200, np.where(steps < 6000, 10.0, 0.01))
     test_acc = np.where(steps < 7000, 0.05, 1.0)
-    spans = plots.phase_spans({"step": steps, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc})
-    assert [s[0] for s in spans] == list(plots.PHASES)
+    spans = phase_spans({"step": steps, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc})
+    assert [s[0] for s in spans] == list(Phase)
     assert spans[0][1] == 0 and spans[-1][2] == steps[-1]
-    assert plots.phase_at(spans, 300) == "memorising" and plots.phase_at(spans, 9000) == "generalised"
+    assert phase_at(spans, 300) == Phase.MEMORISING and phase_at(spans, 9000) == Phase.GENERALISED
 
 
 def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monkeypatch):
@@ -302,13 +288,18 @@ def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
     assert charts(at), ids
 
 
-def test_play_runs_to_the_last_checkpoint_and_stops(steps):
+def test_play_and_pause(steps):
+    """Play arms the ticker (a fragment with run_every, which AppTest does not time: the browser test plays through),
+    Pause stops it; from the last checkpoint Play starts again at the first."""
     at = app({"step": str(steps[-3])})
-    at.button(key="play").click().run()  # plays steps[-2], steps[-1], then stops by itself
+    at.button(key="play").click().run()
     assert_clean(at)
-    assert at.select_slider(key="step").value == steps[-1]
+    assert at.session_state["playing"] is True and at.select_slider(key="step").value == steps[-3]
+    at.button(key="play").click().run()
     assert at.session_state["playing"] is False
-    assert titles(at)[0].endswith(f"step {steps[-1]}")
+    at.select_slider(key="step").set_value(steps[-1]).run()
+    at.button(key="play").click().run()
+    assert at.session_state["playing"] is True and at.select_slider(key="step").value == steps[0]
 
 
 def test_charts_use_the_in_place_component_and_fall_back_to_st_plotly_chart(monkeypatch):
