@@ -13,8 +13,19 @@ import torch
 from grok_core import metrics, phases
 from grok_core.config import ModelConfig
 from grok_core.model import grid_attention, grid_cache
-from grok_core.views import attention, crests, curves, embeddings, inputs, level, phase_diagram, progress, reference
-from grok_core.views import surfaces, waves
+from grok_core.views import (
+    attention,
+    crests,
+    curves,
+    embeddings,
+    inputs,
+    level,
+    phase_diagram,
+    progress,
+    reference,
+    surfaces,
+    waves,
+)
 from grok_core.views.level import Level
 
 SWEEP = Path(__file__).resolve().parents[1] / "checkpoints" / "sweeps" / "cpu-tiny-p31.json"
