@@ -91,10 +91,6 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: 
         raise
 
 
-def _round(values, digits=7) -> list[float]:
-    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).tolist()]
-
-
 @dataclass
 class _Shard:
     file: str
