@@ -162,10 +162,10 @@ def test_bad_sidebar_params_fall_back_with_notice(query, shown, notice, steps):
     ("grid", {"n": "99", "render": "bogus"}, {"n": "10", "render": "webgl"}),
     ("surfaces", {"neuron": "-4", "view": "4d"}, {"neuron": "0", "view": "heatmap"}),
     ("crests", {"source": "logit", "c": "1e9"}, {"c": "112"}),
-    ("embeddings", {"k": "zero"}, {}),
+    ("embeddings", {"k": "zero"}, {"k": "8"}),  # the display frequency (the lowest key frequency)
     ("attention", {"order": "sideways"}, {"order": "frequency"}),
 ])
-def test_bad_view_params_fall_back_with_notice(page, query, expect):
+def test_bad_view_params_fall_back_with_notice(page, query, expect, steps):
     at = app()
     at.query_params.update(query)
     at = goto(at, page)
@@ -173,7 +173,11 @@ def test_bad_view_params_fall_back_with_notice(page, query, expect):
     assert "The link asked for" in warnings(at)
     for k, v in expect.items():
         assert at.query_params[k] == v
-    assert charts(at)
+    fixed = {"waves": [("MLP neurons with x = 112 fixed", True)], "grid": [("10×10 neuron pairs over y (x = 0)", True)],
+             "crests": [("Logit of answer 112", True), ("Diagonal means", True)]}
+    want = fixed.get(page, PAGES[page])  # the view drawn with the fixed values, at the last step
+    assert [t[: len(w)] for t, (w, _) in zip(titles(at), want, strict=True)] == [w for w, _ in want]
+    assert all(t.endswith(f"— step {steps[-1]}") for t, (_, named) in zip(titles(at), want, strict=True) if named)
 
 
 def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monkeypatch):
@@ -210,19 +214,18 @@ def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monk
         assert not any("113" in i.value for i in at.info), page
 
 
-def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
+def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch, steps):
     """Offline, choosing a Hub series that is not cached says why and keeps showing the bundled one."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = app()
     remote = [o for o in at.selectbox(key="series").options if "download" in o]
     if not remote:
         pytest.skip("the manifest lists no remote series, or it is already cached")
-    ids = at.selectbox(key="series").options
     at.selectbox(key="series").set_value("nanda-full-run").run()
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error if "Could not open" in e.value], [e.value for e in at.error]
     assert at.selectbox(key="series").value == "default"  # back on the bundled series
-    assert charts(at), ids
+    assert_figures(at, "curves", steps[-1])  # the bundled series' curves, at its last step
 
 
 def test_play_and_pause(steps):

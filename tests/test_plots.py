@@ -53,9 +53,12 @@ def test_figures_are_valid_plotly():
 
     for f in figs:
         f.full()  # raises ValueError on any property plotly does not know
-        assert f.title
+        assert f.title.strip()
         json.dumps(f.to_dict())  # what ui/charts.py sends is plain JSON
         assert not named_scales(f.to_dict()), f.title
+    # every builder given a step names it at the end of its title (the browser benchmark waits for it), the others not
+    stepped = [f.title for f in figs if f.title.endswith(("— step 5", "— step 500"))]
+    assert len(stepped) == len(figs) - 5, [f.title for f in figs if f.title not in stepped]
 
 
 def test_phase_spans_follow_the_metrics():

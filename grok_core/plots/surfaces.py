@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..analysis.fourier import basis_names
 from .base import (
     DIVERGING,
     MAGNITUDE,
@@ -123,11 +124,11 @@ def spectrum_2d(coefs: np.ndarray, step: int, title: str = "2-D Fourier spectrum
     p = coefs.shape[0]
     mag = np.abs(coefs)
     mag[0, 0] = 0.0  # the mean (constant term) would drown everything else
-    names = ["const"] + [f"{t} {k}" for k in range(1, (p - 1) // 2 + 1) for t in ("cos", "sin")]
+    names = basis_names(p)  # row a of coefs is the term names[a]: const, cos 1, sin 1, cos 2, ...
     top = [divmod(int(i), p) for i in np.argsort(-mag, axis=None)[:4]]
     upto = int(min(p - 1, max(24, max(max(a, b) for a, b in top) + 8)))
     every = 5 if upto < 60 else 10
-    ticks = ["const"] + [f"cos {k}" for k in range(every, (p - 1) // 2 + 1, every) if 2 * k - 1 <= upto]
+    ticks = ["const"] + [names[2 * k - 1] for k in range(every, (upto + 1) // 2 + 1, every)]  # cos k sits at 2k-1
     data = [heatmap_trace(mag.T, MAGNITUDE, "|coefficient|", "%{x}x · %{y}y<br>|coefficient| = %{z:.3f}<extra></extra>",
                      x=names, y=names)]
     ann = [{"x": names[a], "y": names[b], "text": f"{names[a]}x · {names[b]}y" if a and b else
