@@ -59,3 +59,15 @@ def bundled():
     from grok_core.series import open_series
 
     return open_series(BUNDLED)
+
+
+# Tests of other modules that take more than a few seconds on the shared 2-core machine (measured with
+# `pytest -m "not slow" --durations=25`), marked here so `pytest -m "not slow"` is the quick tier. The app
+# (test_app.py) and browser (test_browser.py) modules mark themselves.
+SLOW_TESTS: set[str] = set()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.split("[")[0] in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -197,7 +197,7 @@ def test_play_runs_to_the_last_checkpoint_and_stops(server, page):
     steps = steps_of_bundled()
     page.goto(f"{server}/waves?step={steps[-4]}")
     page.wait_for_function(DONE, arg=steps[-4], polling="raf", timeout=120_000)
-    page.locator(".st-key-play button").click()
+    page.locator(".st-key-play button").first.click()
     page.wait_for_function(DONE, arg=steps[-1], polling="raf", timeout=60_000)  # plays steps[-3], [-2], [-1]
     page.wait_for_function(f"() => location.search.includes('step={steps[-1]}')", timeout=30_000)
     page.wait_for_selector('.st-key-play button[data-testid="stBaseButton-secondary"]', timeout=30_000)  # stopped

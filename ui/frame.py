@@ -154,18 +154,19 @@ def step_control(steps: list[int], where=None) -> int:
     return int(step)
 
 
-@st.fragment(run_every=PLAY_INTERVAL_S)
-def _play_ticker(series_id: str, step: int, steps: list[int]) -> None:
-    """While playing: each timed rerun of this (empty) fragment moves to the next checkpoint and reruns the page,
-    so no thread sleeps; its first run, inside the page's own run, only arms it."""
-    ss = st.session_state
-    if ss.get("_ticked_at") == (series_id, step):
-        if step >= steps[-1]:
-            ss.playing = False
-        else:
-            ss["_play_to"] = steps[steps.index(step) + 1]
-        st.rerun(scope="app")
-    ss["_ticked_at"] = (series_id, step)
+def _play_next(sel: state.Selection, t0: float) -> None:
+    """While playing: the next checkpoint, as soon as this one is sent (at most every PLAY_INTERVAL_S).
+
+    A fragment with run_every (no sleeping script thread) was tried and stalled now and then in the
+    browser under load, so the run waits out the rest of the interval and reruns; Pause interrupts it.
+    """
+    time.sleep(max(0.0, PLAY_INTERVAL_S - (time.perf_counter() - t0)))
+    steps = [int(s) for s in sel.steps]
+    if sel.step >= steps[-1]:
+        st.session_state.playing = False
+    else:
+        st.session_state["_play_to"] = steps[steps.index(sel.step) + 1]
+    st.rerun()
 
 
 # -- a page's run -------------------------------------------------------------------------------
@@ -211,5 +212,4 @@ def end() -> None:
                                 "start": t0_wall, "end": time.time(),
                                 **{k: round(v, 1) for k, v in cache.run_stats().items()}}) + "\n")
     if sel is not None and st.session_state.get("playing"):
-        with st.sidebar:
-            _play_ticker(sel.series_id, sel.step, [int(s) for s in sel.steps])
+        _play_next(sel, st.session_state.get("_t0", (time.perf_counter(),))[0])
