@@ -3,8 +3,8 @@
     python benchmarks/bench_analysis.py [--series checkpoints/default] [--repeat 7] [--threads 2] [--skip-series]
 
 Budgets (DESIGN.md, issue 4): the grid activations of one checkpoint ≤ 150 ms, each view's
-per-step quantities ≤ 50 ms (computed the way the app does, including the attention half of the
-grid where a view reads it), the whole-series progress pass ≤ 30 s. Per-step
+per-step quantities ≤ 50 ms (the grok_core.views functions the app calls, including the attention half
+of the grid where a view reads it), the whole-series progress pass ≤ 30 s. Per-step
 figures are medians over --repeat runs, each on a different checkpoint of the series's second
 half (so nothing is cached between runs). Exits 1 if a budget is missed.
 """
@@ -18,15 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from grok_core.analysis import attention, crests, fourier, neurons, probes, progress  # noqa: E402
-from grok_core.model import forward_last, grid_attention, grid_cache, grid_neuron  # noqa: E402
+from grok_core.analysis import progress  # noqa: E402
+from grok_core.model import grid_attention, grid_cache  # noqa: E402
 from grok_core.series import open_series  # noqa: E402
+from grok_core.views import attention, crests, embeddings, reference, surfaces, waves  # noqa: E402
 
 PER_STEP_MS = 50.0
 ACTIVATIONS_MS = 150.0
@@ -53,20 +53,22 @@ def main() -> int:
     print(f"{s}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f}")
     last = int(s.steps[-1])
     final = s.params_at(last)
-    t_keys, keys = timed(fourier.key_frequencies, final, cfg, grid_cache(final, cfg))
-    final_grid = neurons.neuron_grid(grid_cache(final, cfg), cfg)
-    t_nf, _ = timed(fourier.neuron_frequencies, final_grid)
-    t_dn, showcase = timed(neurons.default_neurons, final_grid, 7)
-    k, neuron = keys[0], showcase[0]
+    full = grid_cache(final, cfg)
+    grid = {k: full[k] for k in ("blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post")}
+    t_keys, keys = timed(reference.key_frequencies, final, cfg, grid)
+    t_nf, nfreq = timed(reference.neuron_frequencies, grid, cfg)
+    k = reference.display_frequency(keys)
+    t_dn, showcase = timed(reference.showcase_neurons, grid, cfg, k, 7)
+    neuron = showcase[0]
 
-    # What the app computes per step (ui/cache.py): waves and the scatter grid from the 113 problems with x fixed;
-    # surfaces, crests and attention from the attention half of the grid (each time below includes it, as on a
-    # step's first visit); the full grid only once per series (last checkpoint).
+    # The app's per-step readings (grok_core.views, as ui/cache.py calls them): waves and the scatter grid from the
+    # p problems with x fixed; surfaces, crests and attention from the attention half of the grid (each time
+    # below includes it, as on a step's first visit); the full grid only once per series (last checkpoint).
     views = {
         "activations (grid_cache, full grid)": [],
         "  attention half (grid_attention)": [],
-        "3 neuron waves (x fixed)": [],
-        "4 neuron scatter grid (x fixed)": [],
+        "3 neuron waves (x fixed) + purity": [],
+        "4 neuron scatter grid (x fixed) + purity": [],
         "5 embedding norms + probes x, y": [],
         "6 surface spectrum + decomposition": [],
         "7 crests: logit of c (page default)": [],
@@ -80,40 +82,20 @@ def main() -> int:
         views["activations (grid_cache, full grid)"].append(timed(grid_cache, params, cfg)[0])
         views["  attention half (grid_attention)"].append(timed(grid_attention, params, cfg)[0])
 
-        def x_fixed(params=params, x=0):
-            ys = torch.arange(cfg.p)
-            cache: dict = {}
-            with torch.no_grad():
-                forward_last(params, cfg, torch.full_like(ys, x), ys, cache=cache)
-            return cache["blocks.0.mlp.hook_post"].numpy()  # [p(y), d_mlp]
-
-        def waves():
-            return x_fixed()[:, showcase]
-
-        def scatter():
-            return x_fixed()[:, showcase].T
-
-        def embeddings(params=params):
-            fourier.embedding_freq_norms(params, cfg)
-            return [probes.circle_probes(params, cfg, k, position=pos) for pos in (0, 1)]
+        def wave_view(n, params=params):
+            w = waves.x_slice(params, cfg, 0)[reference.HOOK_POST][:, showcase[:n]]
+            return waves.purity(w, cfg)
 
         def surface(params=params):
-            mid = grid_attention(params, cfg)["blocks.0.hook_resid_mid"]
-            S = grid_neuron(params, cfg, mid, neuron).numpy().reshape(cfg.p, cfg.p).astype(np.float64)
-            return fourier.fourier_2d(S), fourier.top_terms(S, n=8), fourier.decompose(S, k)
+            S = surfaces.neuron_surface(params, cfg, grid_attention(params, cfg), neuron)
+            return surfaces.spectrum_at(S, neuron, int(nfreq[neuron]))
 
-        def crest_view(surface_fn, params=params):
-            S = surface_fn(grid_attention(params, cfg), params, cfg, 65)
-            c = crests.crest(S)
-            return c, crests.diagonal_fraction(S), crests.crest_points(c, cfg.p)
-
-        def attn(params=params):
-            mid = grid_attention(params, cfg)
-            return attention.attention_to(mid, cfg), attention.head_frequencies(mid, cfg)
-
-        fns = (waves, scatter, embeddings, surface, lambda: crest_view(crests.logit_surface),
-               lambda: crest_view(crests.mlp_out_surface), attn)
-        for name, fn in zip(list(views)[2:], fns):
+        fns = (lambda: wave_view(5), lambda: wave_view(7),
+               lambda params=params: embeddings.embedding_at(params, cfg, k), surface,
+               lambda params=params: crests.crest_at(params, cfg, grid_attention(params, cfg), "logit", 7),
+               lambda params=params: crests.crest_at(params, cfg, grid_attention(params, cfg), "mlp_out", 7),
+               lambda params=params: attention.attention_at(grid_attention(params, cfg), cfg))
+        for name, fn in zip(list(views)[2:], fns, strict=True):
             views[name].append(timed(fn)[0])
 
     ok = True
@@ -124,7 +106,7 @@ def main() -> int:
         ok &= med <= budget
         print(f"  {name:38s} {med:8.1f} ms  (max {max(ts):7.1f})  budget {budget:5.0f} ms  {'ok' if med <= budget else 'OVER'}")
     print("\nonce per series (final checkpoint; the app caches these):")
-    print(f"  key frequencies {keys}: {t_keys:.0f} ms; neuron frequencies: {t_nf:.0f} ms; default neurons: {t_dn:.1f} ms")
+    print(f"  key frequencies {keys}: {t_keys:.0f} ms; neuron frequencies: {t_nf:.0f} ms; showcase neurons: {t_dn:.1f} ms")
 
     if not args.skip_series:
         load0 = f"{os.getloadavg()[0]:.2f}"

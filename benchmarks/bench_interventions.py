@@ -46,8 +46,9 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    t_import, _ = timed(__import__, "grok_core.plots_correctness")  # the analysis modules and plotly
-    from grok_core import plots_compare, plots_correctness
+    t_import, _ = timed(__import__, "grok_core.plots.correctness")  # the analysis modules and plotly
+    from grok_core.plots import compare as plots_compare
+    from grok_core.plots import correctness as plots_correctness
     from grok_core.analysis import compare, correctness, progress
     from grok_core.analysis import interventions as iv
     from grok_core.data import labels as make_labels

@@ -128,10 +128,6 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: 
         raise
 
 
-def _round(values, digits=7) -> list[float]:
-    return [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=np.float64).tolist()]
-
-
 def _config(jp: Path, meta: dict, key: str, parse):
     """meta[key] parsed into its config dataclass; a missing or unknown key is refused by name."""
     try:

@@ -15,6 +15,7 @@ import json
 import numpy as np
 
 from . import plots
+from .metrics import first_step_reaching
 from .sweep import GROKS, NEVER_FITS, NEVER_GENERALISES, NO_DELAY, Sweep
 
 OUTCOME_COLORS = {NO_DELAY: "#009E73", NEVER_GENERALISES: "#E69F00", NEVER_FITS: "#8C8C8C"}
@@ -209,10 +210,7 @@ def cell_curves(sweep: Sweep, cid: str, kind: str = "accuracy") -> plots.Figure:
 
 def default_curves(metrics: dict, title: str, kind: str = "accuracy") -> plots.Figure:
     """The bundled default series' curves, in the same style, for comparison."""
-    def first(name):
-        hit = np.flatnonzero(np.asarray(metrics[name]) >= 0.99)
-        return int(metrics["step"][hit[0]]) if hit.size else None
-
     row = {"name": "default run", **{k: metrics[k] for k in ("step", "train_loss", "test_loss", "train_acc", "test_acc")},
-           "memorised": first("train_acc"), "generalised": first("test_acc")}
+           "memorised": first_step_reaching(metrics["step"], metrics["train_acc"]),
+           "generalised": first_step_reaching(metrics["step"], metrics["test_acc"])}
     return curves_figure([row], title, kind)

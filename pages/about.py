@@ -72,3 +72,4 @@ st.code("""from grok_core.hub import open_repo
 s = open_repo("your-name/your-run")
 """, language="python")
 st.caption(f"This page's link keeps the series and step: ?series={sel.series_id}&step={sel.step}")
+view.done()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from grok_core import plots
-from grok_core.analysis import fourier
+from grok_core.views.embeddings import key_share
 from ui import cache, state, view
 
 sel = view.current()
@@ -12,26 +12,21 @@ p = sel.cfg.p
 key_final = cache.final_key_freqs(sel.series_id)
 
 c1, c2 = st.columns([1, 4])
-k = state.int_control("k", "Frequency k", 1, (p - 1) // 2, cache.display_freq(sel.series_id), container=c1,
+k = state.int_control("k", "Frequency k", 1, sel.cfg.n_frequencies, cache.display_freq(sel.series_id), container=c1,
                       help=f"Which wave cos/sin(2π·k·x/{p}) to probe for.")
 c2.markdown(f"Key frequencies of the trained model: **{', '.join(map(str, key_final))}** "
             f"(k = {k} {'is' if k in key_final else 'is not'} one of them).")
 
 emb = cache.embedding(sel.series_id, sel.step, k)
-norms, probes = emb["norms"], {var: emb[var] for var in ("x", "y")}
-r2 = {var: (pr[0]["r2"], pr[1]["r2"]) for var, pr in probes.items()}
-
-share = fourier.share_of(norms, key_final)
-fair = len(key_final) / len(norms)  # the share the key frequencies would have if every frequency were equal
-r2_mean = sum(sum(v) for v in r2.values()) / 4
-say = view.by_level(
-    share,
+ks = key_share(emb, key_final)
+share, fair, r2_mean = ks.share, ks.fair, emb.r2_mean
+say = view.say(
+    ks.level,
     f"The bars are all about the same height: the {len(key_final)} key frequencies hold {share:.0%} of the "
     f"embedding's strength, about their fair share of {fair:.0%}.",
     f"A few bars are growing above the rest: the key frequencies hold {share:.0%} of the embedding's strength (their "
     f"fair share would be {fair:.0%}); weight decay is shrinking the others.",
     f"A handful of key frequencies dominate: they hold {share:.0%} of the embedding's strength.",
-    cuts=(2 * fair, 0.8),
 )
 if k not in key_final:
     say += f" Frequency {k} is not a key frequency of this run, so its probes need not find a circle."
@@ -45,14 +40,14 @@ view.explain(
     f"combine at most 8 embedding dimensions to fit cos and sin of frequency {k}; plotted against each other they "
     "draw a circle if the embedding knows where x sits on it. " + say
 )
-view.chart(plots.freq_norms(norms, key_final, sel.step), "embedding-frequency-norms")
-fits = {var: (pc["fit"], ps["fit"]) for var, (pc, ps) in probes.items()}
-view.chart(plots.probe_circles(fits, k, sel.step, r2), "probe-circles")
+view.chart(plots.freq_norms(emb.norms, key_final, sel.step), "embedding-frequency-norms")
+view.chart(plots.probe_circles(emb.fits, k, sel.step, emb.r2), "probe-circles")
 SHOW = {"circles": "the circles", "waves": "the circles and the probes against the true waves"}
 show = state.choice_control("probes", "Show", list(SHOW), "circles", format_func=SHOW.get,
                             help="R² (in the panel titles) says how much of the true cos and sin each probe "
                                  "explains; the curves show where the fit is off.")
 if show == "waves":
-    view.chart(plots.probe_curves(fits, k, sel.step, r2), "probe-curves")
-st.caption(" · ".join(f"Probes for {var} use embedding dimensions {pc['dims']} (cos) and {ps['dims']} (sin)"
-                      for var, (pc, ps) in probes.items()))
+    view.chart(plots.probe_curves(emb.fits, k, sel.step, emb.r2), "probe-curves")
+st.caption(" · ".join(f"Probes for {var} use embedding dimensions {list(pc.dims)} (cos) and {list(ps.dims)} (sin)"
+                      for var, (pc, ps) in emb.probes.items()))
+view.done()

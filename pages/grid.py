@@ -3,6 +3,8 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.phases import Phase
+from grok_core.views.waves import purity
 from ui import cache, state, view
 
 sel = view.current()
@@ -23,17 +25,17 @@ with st.expander("Display options"):
                                        "SVG is the fallback if WebGL is unavailable.")
 acts = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons].T  # [n, p]
 
-wp = view.WavePurity(acts.T)
-say = view.by_level(
-    wp.mean,
+wp = purity(acts.T, sel.cfg)
+say = view.say(
+    wp.level,
     f"Now the points are mostly scattered clouds: one frequency carries only {wp.mean:.0%} of each neuron's "
     f"variation on average (100% is a pure wave, noise about {wp.noise:.0%}). "
-    + {"memorising": "Before the algorithm forms, pairs of neurons are unrelated.",
-       "circuit forming": "Step through this plateau and watch the clouds pull together into loops as that share "
+    + {Phase.MEMORISING: "Before the algorithm forms, pairs of neurons are unrelated.",
+       Phase.CIRCUIT_FORMING: "Step through this plateau and watch the clouds pull together into loops as that share "
                           "grows."}.get(sel.phase, ""),
-    f"Loops are emerging from the clouds: {wp.freq} carries {wp.mean:.0%} of each neuron's variation on average; the "
+    f"Loops are emerging from the clouds: {wp.freq_words} carries {wp.mean:.0%} of each neuron's variation on average; the "
     "rest is memorised noise that scatters points off the loops.",
-    f"Pairs of neurons trace closed loops (ellipses): two waves of y at {wp.freq} ({wp.mean:.0%} of their "
+    f"Pairs of neurons trace closed loops (ellipses): two waves of y at {wp.freq_words} ({wp.mean:.0%} of their "
     "variation) plotted against each other, the signature of sines and cosines.",
 )
 view.explain(
@@ -41,3 +43,4 @@ view.explain(
     f"around because y is taken mod {p}. The diagonal panels show each neuron's own wave over y. " + say
 )
 view.chart(plots.scatter_grid(acts, neurons, x, sel.step, webgl=render == "webgl"), "neuron-grid")
+view.done()

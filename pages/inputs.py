@@ -13,8 +13,7 @@ c1, c2, _ = st.columns([1, 1, 3])
 x = state.int_control("x", "x", 0, p - 1, 1, container=c1)
 y = state.int_control("y", "y", 0, p - 1, 2, container=c2)
 out = cache.one_problem(sel.series_id, sel.step, x, y)
-answer, correct = int(out["probs"].argmax()), (x + y) % p
-in_train = bool(sel.series.train_mask[x * p + y])
+in_train, answer, correct = out.in_train, out.answer, out.correct
 
 view.explain(
     f"The model reads three tokens, **{x}**, **{y}** and **=**. Each becomes a one-hot column: a single 1 among "
@@ -22,13 +21,14 @@ view.explain(
     f"{sel.cfg.d_model} numbers per token. This sum is in the **{'training' if in_train else 'test'} set**"
     + ("" if in_train else " (the model never trained on it)")
     + f"; at step {sel.step:,} the model answers **{answer}**, "
-    + ("which is right." if answer == correct else f"but the right answer is {correct}.")
+    + ("which is right." if out.is_right else f"but the right answer is {correct}.")
 )
 
 a, b = st.columns(2)
 with a:
-    view.chart(plots.one_hot_matrix([int(t) for t in out["tokens"]], sel.cfg.d_vocab), "one-hot-input")
+    view.chart(plots.one_hot_matrix(list(out.tokens), sel.cfg.d_vocab), "one-hot-input")
 with b:
-    view.chart(plots.embedding_matrix(out["embed"], [int(t) for t in out["tokens"]], sel.cfg.eq_token, sel.step),
+    view.chart(plots.embedding_matrix(out.embed, list(out.tokens), sel.cfg.eq_token, sel.step),
                "embedding")
-view.chart(plots.answer_probs(out["probs"], correct, sel.step), "answer-probabilities")
+view.chart(plots.answer_probs(out.probs, correct, sel.step), "answer-probabilities")
+view.done()

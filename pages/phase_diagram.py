@@ -6,6 +6,7 @@ import streamlit as st
 
 from grok_core import plots, sweep_plots
 from grok_core.sweep import SweepError, load_sweep
+from grok_core.views import phase_diagram as pd
 from ui import cache, state, view
 
 SWEEPS = Path(__file__).resolve().parents[1] / "checkpoints" / "sweeps"
@@ -25,10 +26,10 @@ for msg in problems:
     st.warning(f"Skipped a sweep file: {msg}", icon=":material/warning:")
 if not sweeps:
     st.error(f"No sweep results found in {SWEEPS}. Run `python -m grok_core sweep checkpoints/sweeps/NAME.json`.")
+    view.done()
     st.stop()
 
-# A GPU sweep (the real thing) first when there is one.
-names = sorted(sweeps, key=lambda n: (not str(sweeps[n].record["provenance"].get("device") or "").startswith("cuda"), n))
+names = pd.sweep_order(sweeps)
 if len(names) > 1:
     name = state.choice_control("sweep", "Sweep", names, names[0], format_func=lambda n: sweeps[n].title,
                                 widget="selectbox")
@@ -50,14 +51,10 @@ view.explain(
     "Click a square to see its runs beside the bundled default run."
 )
 
-cells = sw.cells()
-ids = [sweep_plots.cell_id(c["frac_train"], c["weight_decay"]) for c in cells]
-labels = {sweep_plots.cell_id(c["frac_train"], c["weight_decay"]):
-          f"{sweep_plots.frac_label(c['frac_train'])} data, weight decay {sweep_plots.wd_label(c['weight_decay'])} "
-          f"— {c['category']}" for c in cells}
-# Prefer a grokking cell with a long delay as the first thing shown.
-groks = [c for c in cells if c["category"].startswith("groks")]
-default_id = ids[cells.index(max(groks, key=lambda c: c["delay"]))] if groks else ids[len(ids) // 2]
+cells = pd.cells(sw)
+ids = [c.id for c in cells]
+labels = {c.id: c.label for c in cells}
+default_id = pd.default_cell(cells)
 
 # A click on the diagram (the chart's selection, from the previous run) picks the cell. Only a new click
 # counts, so a choice made in the box is not overridden by an old click.
@@ -74,12 +71,7 @@ with right:
     cid = state.choice_control("cell", "Cell", ids, default_id, format_func=labels.get, widget="selectbox",
                                help="Or click a square in the diagram.")
     kind = state.choice_control("curves", "Curves", ["accuracy", "loss"], "accuracy")
-    cell = cells[ids.index(cid)]
-    rows = [{"seed": sw.runs[i]["seed"], "memorised at": sw.runs[i]["memorised_step"],
-             "generalised at": sw.runs[i]["generalised_step"], "delay": sw.runs[i]["delay"],
-             "final test loss": sw.runs[i]["final"]["test_loss"],
-             "key frequencies": ", ".join(map(str, sw.runs[i]["key_frequencies"])) or "—"} for i in cell["runs"]]
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(pd.run_rows(sw, cells[ids.index(cid)]), hide_index=True)
 with left:
     st.plotly_chart(sweep_plots.phase_diagram(sw, selected=cid), config=plots.png_config("phase-diagram"),
                     key=CHART_KEY, on_select="rerun", selection_mode="points",
@@ -100,3 +92,4 @@ with c2:
 st.caption(f"Memorised: train accuracy first ≥ 99% (dotted lines); generalised: test accuracy first ≥ 99% (dashed). "
            f"“No delay” means generalising within {sw.no_delay_steps:,} steps of memorising. Command: "
            f"`{prov.get('command')}`")
+view.done()

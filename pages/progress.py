@@ -3,7 +3,7 @@
 import streamlit as st
 
 from grok_core import plots
-from grok_core.analysis import progress
+from grok_core.views.progress import Stage, progress_at
 from ui import cache, view
 
 sel = view.current()
@@ -18,19 +18,20 @@ view.explain(
     "on the Fourier algorithm long before test accuracy shows it. Weight decay shrinks the weights (sum of squares) "
     "and the embedding concentrates on the key frequencies: their share of it climbs all through the plateau."
 )
-at = progress.reading_at(prog, sel.step)
-r, e, t = at["restricted_loss"], at["excluded_loss"], at["test_loss"]
-now = f"At step {sel.step:,}: restricted loss {r:.3g}, excluded loss {e:.3g}, test loss {t:.3g}. "
-if r < 0.1 and t > 1:
-    now += ("The key-frequency part of the output alone would already answer the unseen sums; in the whole model "
-            "the memorised rest still drowns it.")
-elif r < 0.1:
-    now += "The algorithm has taken over: without the key frequencies the model fails even on its training sums."
-else:
-    now += "The key frequencies alone do not answer the sums yet."
-if at["rise"] > 10:
-    now += (f" Since step {at['low_step']:,} the excluded loss has risen {at['rise']:,.0f}-fold: the training sums "
+at = progress_at(prog, sel.step)
+now = (f"At step {sel.step:,}: restricted loss {at.restricted_loss:.3g}, excluded loss {at.excluded_loss:.3g}, "
+       f"test loss {at.test_loss:.3g}. ")
+now += {
+    Stage.HIDDEN: "The key-frequency part of the output alone would already answer the unseen sums; in the whole "
+                  "model the memorised rest still drowns it.",
+    Stage.TAKEN_OVER: "The algorithm has taken over: without the key frequencies the model fails even on its "
+                      "training sums.",
+    Stage.NOT_YET: "The key frequencies alone do not answer the sums yet.",
+}[at.stage]
+if at.rise_worth_telling:
+    now += (f" Since step {at.low_step:,} the excluded loss has risen {at.rise:,.0f}-fold: the training sums "
             "need the key frequencies more and more.")
 st.markdown(now)
 view.chart(plots.progress_losses(prog, sel.series.metrics, sel.step, spans), "progress-losses")
 view.chart(plots.progress_panels(prog, sel.step, spans), "progress-panels")
+view.done()

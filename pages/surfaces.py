@@ -4,6 +4,7 @@ import streamlit as st
 
 from grok_core import plots
 from grok_core.analysis.attention import frequency_order
+from grok_core.phases import Phase
 from ui import cache, state, view
 
 sel = view.current()
@@ -14,7 +15,7 @@ showcase = cache.showcase_neurons(sel.series_id, 7)
 c1, c2, c3 = st.columns([1, 1, 2])
 neuron = state.int_control("neuron", "Neuron", 0, d_mlp - 1, showcase[0], container=c1)
 k_default = cache.neuron_frequency(sel.series_id, neuron)
-k = state.int_control("k", "Frequency k", 1, (p - 1) // 2, k_default, container=c2,
+k = state.int_control("k", "Frequency k", 1, sel.cfg.n_frequencies, k_default, container=c2,
                       help="For the trig identity and the 3-D order; defaults to the neuron's main frequency in the "
                            "trained model.")
 SHAPES = {"heatmap": "heatmap", "3d": "3-D", "3d-anim": "3-D over training"}
@@ -39,13 +40,13 @@ if shape != "heatmap":
     order = frequency_order(k, p) if by == "frequency" else None
 
 spec = cache.surface_spectrum(sel.series_id, sel.step, neuron, k)
-surface = spec["surface"]
+surface = spec.surface
 
-share = spec["k_share"]
-say = view.by_level(
-    share,
+share = spec.k_share
+say = view.say(
+    spec.level,
     f"The surface is speckled and its spectrum spread over many terms: frequency {k} carries only {share:.0%} of its "
-    "variance." + {"circuit forming": " Step through this plateau and watch the terms of one frequency rise out of "
+    "variance." + {Phase.CIRCUIT_FORMING: " Step through this plateau and watch the terms of one frequency rise out of "
                                       "the spectrum."}.get(sel.phase, ""),
     f"A few terms of frequency {k} are rising out of the spectrum: they carry {share:.0%} of the surface's variance; "
     "the rest is memorised noise.",
@@ -72,11 +73,12 @@ with left:
     else:
         view.chart(plots.surface_heatmap(surface, title, sel.step), "neuron-surface")
 with right:
-    view.chart(plots.spectrum_2d(spec["coefs"], sel.step, f"2-D Fourier spectrum of neuron #{neuron}"),
+    view.chart(plots.spectrum_2d(spec.coefs, sel.step, f"2-D Fourier spectrum of neuron #{neuron}"),
                "neuron-spectrum")
 if explain_with == "terms":
-    view.chart(plots.top_terms_bar(spec["top"], sel.step), "neuron-top-terms")
+    view.chart(plots.top_terms_bar(spec.top, sel.step), "neuron-top-terms")
 elif explain_with == "parts":
-    view.chart(plots.decomposition(spec["parts"], sel.step, neuron), "neuron-decomposition")
+    view.chart(plots.decomposition(spec.parts, sel.step, neuron), "neuron-decomposition")
 else:
-    view.chart(plots.trig_identity(spec["identity"], k), "trig-identity")
+    view.chart(plots.trig_identity(spec.identity, k), "trig-identity")
+view.done()

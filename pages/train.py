@@ -9,7 +9,7 @@ from grok_core import plots
 from grok_core.config import ModelConfig, TrainConfig
 from ui import cache, training, view
 
-view.current()  # runs this page through app.py (see ui.view.current)
+view.current()  # the shared sidebar
 st.title("Train & publish")
 st.caption("Train your own run and watch it grok, then share it on the Hugging Face Hub.")
 
@@ -75,7 +75,7 @@ def live() -> None:
                            key=f"live-acc-{name}")
         if not job.finished:
             if st.button("Stop", key=f"stop-{name}", icon=":material/stop:"):
-                job.stop_requested = True
+                job.request_stop()
         elif job.status == "done" and not st.session_state.get(f"announced-{name}"):
             st.session_state[f"announced-{name}"] = True
             cache.catalog.clear()
@@ -120,3 +120,4 @@ if publish:
                     st.error(f"Upload failed: {type(e).__name__}: {e}")
                 else:
                     st.success(f"Published: {url}")
+view.done()

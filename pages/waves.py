@@ -3,6 +3,8 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.phases import Phase
+from grok_core.views.waves import purity
 from ui import cache, state, view
 
 sel = view.current()
@@ -18,17 +20,17 @@ neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showc
                                       "through training.")
 waves = cache.x_slice(sel.series_id, sel.step, x)[cache.HOOK_POST][:, neurons]
 
-wp = view.WavePurity(waves)
-say = view.by_level(
-    wp.mean,
+wp = purity(waves, sel.cfg)
+say = view.say(
+    wp.level,
     f"The curves are still mostly ragged: the strongest single frequency carries only {wp.mean:.0%} of a neuron's "
     f"variation on average (legend; a pure wave is 100%, noise about {wp.noise:.0%}). "
-    + {"memorising": "The network is memorising: its response to y has almost no pattern yet.",
-       "circuit forming": "Step through this plateau and watch that share grow: a wave is forming under the noise "
+    + {Phase.MEMORISING: "The network is memorising: its response to y has almost no pattern yet.",
+       Phase.CIRCUIT_FORMING: "Step through this plateau and watch that share grow: a wave is forming under the noise "
                           "although test accuracy has hardly moved."}.get(sel.phase, ""),
-    f"Waves are rising out of the noise: {wp.freq} carries {wp.mean:.0%} of a neuron's variation on average (legend; 100% "
-    "is a pure wave). " + {"cleanup": "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, ""),
-    f"Each neuron traces a clean wave: {wp.freq} carries {wp.mean:.0%} of its variation on average, a cosine of "
+    f"Waves are rising out of the noise: {wp.freq_words} carries {wp.mean:.0%} of a neuron's variation on average (legend; 100% "
+    "is a pure wave). " + {Phase.CLEANUP: "Weight decay is now removing the memorised noise on top of them."}.get(sel.phase, ""),
+    f"Each neuron traces a clean wave: {wp.freq_words} carries {wp.mean:.0%} of its variation on average, a cosine of "
     f"2π·k·y/{p} clipped at zero by the ReLU. The network computes with sines and cosines of its inputs.",
 )
 view.explain(
@@ -36,3 +38,4 @@ view.explain(
     + say + " Drag the step slider to watch the waves form."
 )
 view.chart(plots.neuron_waves(waves, neurons, x, sel.step, purity=(wp.k, wp.share)), "neuron-waves")
+view.done()

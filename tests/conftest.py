@@ -59,3 +59,25 @@ def bundled():
     from grok_core.series import open_series
 
     return open_series(BUNDLED)
+
+
+# Tests of other modules that take more than a few seconds on the shared 2-core machine (measured with
+# `pytest -m "not slow" --durations=25`), marked here so `pytest -m "not slow"` is the quick tier. The app
+# (test_app.py) and browser (test_browser.py) modules mark themselves.
+# 02:29 UTC 2 Dec 2026, load average ~15: these took 3-19 s each; the rest of the quick tier 127 s -> ~60 s.
+SLOW_TESTS = {
+    "tests/test_train.py::test_tiny_config_really_groks",  # 18.6 s
+    "tests/test_train.py::test_cli_ctrl_c_exits_130_and_leaves_a_resumable_series",  # 11.3 s
+    "tests/test_train.py::test_batched_runs_follow_their_single_runs",  # 4.1 s
+    "tests/test_train.py::test_resume_from_copies_taken_mid_run_equals_uninterrupted",  # 4.1 s
+    "tests/test_model.py::test_transformer_lens_hooked_transformer_gives_the_same_logits",  # 8.3 s
+    "tests/test_hub.py::test_env_read_at_import_in_subprocess",  # 4.6 s
+    "tests/test_series.py::test_a_run_killed_at_any_moment_loads_right_numbers_or_refuses",  # 3.2 s
+}
+SLOW_FIXTURES = {"tiny_sweep"}  # trains a whole sweep once (12 s setup), so every test that uses it is slow
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.split("[")[0] in SLOW_TESTS or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

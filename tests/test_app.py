@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+pytestmark = pytest.mark.slow  # every test here runs the app (seconds each)
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -33,20 +33,6 @@ PAGES = {
     "about": [],
     "train": [],
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_legacy_pages_mode(monkeypatch):
-    """AppTest resets Streamlit's page mode before every run, so every run would start in the legacy pages/
-    mode that a real server leaves after its first run (see ui/view.py); start each run the way a real
-    server's later runs do."""
-    orig = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        orig(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="module")
@@ -176,10 +162,10 @@ def test_bad_sidebar_params_fall_back_with_notice(query, shown, notice, steps):
     ("grid", {"n": "99", "render": "bogus"}, {"n": "10", "render": "webgl"}),
     ("surfaces", {"neuron": "-4", "view": "4d"}, {"neuron": "0", "view": "heatmap"}),
     ("crests", {"source": "logit", "c": "1e9"}, {"c": "112"}),
-    ("embeddings", {"k": "zero"}, {}),
+    ("embeddings", {"k": "zero"}, {"k": "8"}),  # the display frequency (the lowest key frequency)
     ("attention", {"order": "sideways"}, {"order": "frequency"}),
 ])
-def test_bad_view_params_fall_back_with_notice(page, query, expect):
+def test_bad_view_params_fall_back_with_notice(page, query, expect, steps):
     at = app()
     at.query_params.update(query)
     at = goto(at, page)
@@ -187,70 +173,11 @@ def test_bad_view_params_fall_back_with_notice(page, query, expect):
     assert "The link asked for" in warnings(at)
     for k, v in expect.items():
         assert at.query_params[k] == v
-    assert charts(at)
-
-
-def test_figures_are_valid_plotly():
-    """The builders skip plotly's validation for speed (grok_core/plots.py), so check every one against it."""
-    from grok_core import plots
-
-    rng = np.random.default_rng(0)
-    p, steps = 23, np.arange(0, 1000, 10)
-    m = {"step": steps, "train_loss": np.exp(-steps / 100), "test_loss": 2 - steps / 1000,
-         "train_acc": np.minimum(1, steps / 100), "test_acc": steps / 1000}
-    spans = plots.phase_spans(m)
-    surf = rng.standard_normal((p, p))
-    ident = {k: surf for k in ("cos kx·cos ky", "sin kx·sin ky", "difference", "cos k(x+y)")}
-    prog = {"step": steps, "restricted_loss": m["test_loss"], "excluded_loss": m["train_loss"]}
-    figs = [
-        plots.loss_curves(m, 500, spans), plots.accuracy_curves(m, 500, spans), plots.one_hot_matrix([1, 2, p], p + 1),
-        plots.embedding_matrix(rng.standard_normal((3, 16)), [1, 2, p], p, 5), plots.answer_probs(rng.random(p), 3, 5),
-        plots.neuron_waves(rng.random((p, 3)), [1, 2, 3], 0, 5),
-        plots.scatter_grid(rng.random((4, p)), [1, 2, 3, 4], 0, 5),
-        plots.scatter_grid(rng.random((3, p)), [1, 2, 3], 0, 5, webgl=True),
-        plots.freq_norms(rng.random((p - 1) // 2), [2, 5], 5),
-        plots.probe_curves({"x": (rng.random(p), rng.random(p)), "y": (rng.random(p), rng.random(p))}, 2, 5,
-                           {"x": (0.9, 0.8), "y": (0.7, 0.6)}),
-        plots.probe_circles({"x": (rng.random(p), rng.random(p)), "y": (rng.random(p), rng.random(p))}, 2, 5), plots.surface_heatmap(surf, "t", 5, lines_c=7),
-        plots.surface_heatmap(np.abs(surf), "t", 5), plots.surface_3d(surf, "t", 5), plots.spectrum_2d(surf, 5),
-        plots.surface_3d_animated([(0, surf), (10, -surf)], "t"),
-        plots.surface_3d(surf, "t", 5, order=(np.arange(p) * 12) % p, k=2),
-        plots.surface_3d_animated([(0, surf), (10, -surf)], "t", order=(np.arange(p) * 12) % p, k=2),
-        plots.attention_heads(rng.random((p, p, 4)), 5, [1, 2, 3, 4], shares=[0.1, 0.2, 0.3, 0.4]),
-        plots.neuron_waves(rng.random((p, 2)), [1, 2], 0, 5, purity=(np.array([3, 0]), np.array([0.5, 0.0]))),
-        plots.top_terms_bar([{"name": "cos 2x", "coef": 1.0, "frac": 0.3}], 5),
-        plots.decomposition([("a", surf), ("b", surf)], 5, 3), plots.trig_identity(ident, 2),
-        plots.diagonal_profile(surf, 7, 5, "t"), plots.attention_heads(rng.random((p, p, 4)), 5),
-        plots.attention_vs_x(rng.random((p, p, 4)), 5), plots.progress_losses(prog, m, 5, spans),
-        plots.progress_panels({"step": steps, "sum_sq_weights": m["test_acc"], "gini": m["test_acc"],
-                               "n_key_freqs": m["test_acc"]}, 5, spans),
-        plots.progress_panels({"step": steps, "sum_sq_weights": m["test_acc"], "gini": m["test_acc"],
-                               "key_share": m["test_acc"]}, 5, spans), plots.live_curves([1, 2], [1, 0.5], [1, 0.9], "loss", True),
-    ]
-    def named_scales(v):  # plotly.js knows few colour-scale names (and none of plotly.py's "_r" ones)
-        if isinstance(v, dict):
-            return [x for k, x in v.items() if k == "colorscale" and isinstance(x, str)] + [
-                n for x in v.values() for n in named_scales(x)]
-        return [n for x in v for n in named_scales(x)] if isinstance(v, list) else []
-
-    for f in figs:
-        f.full()  # raises ValueError on any property plotly does not know
-        assert f.title
-        json.dumps(f.to_dict())  # what ui/charts.py sends is plain JSON
-        assert not named_scales(f.to_dict()), f.title
-
-
-def test_phase_spans_follow_the_metrics():
-    from grok_core import plots
-
-    steps = np.arange(0, 10_000, 100)
-    train_acc = np.minimum(1.0, steps / 500)
-    test_loss = np.where(steps < 1000, 5 + steps / 200, np.where(steps < 6000, 10.0, 0.01))
-    test_acc = np.where(steps < 7000, 0.05, 1.0)
-    spans = plots.phase_spans({"step": steps, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc})
-    assert [s[0] for s in spans] == list(plots.PHASES)
-    assert spans[0][1] == 0 and spans[-1][2] == steps[-1]
-    assert plots.phase_at(spans, 300) == "memorising" and plots.phase_at(spans, 9000) == "generalised"
+    fixed = {"waves": [("MLP neurons with x = 112 fixed", True)], "grid": [("10×10 neuron pairs over y (x = 0)", True)],
+             "crests": [("Logit of answer 112", True), ("Diagonal means", True)]}
+    want = fixed.get(page, PAGES[page])  # the view drawn with the fixed values, at the last step
+    assert [t[: len(w)] for t, (w, _) in zip(titles(at), want, strict=True)] == [w for w, _ in want]
+    assert all(t.endswith(f"— step {steps[-1]}") for t, (_, named) in zip(titles(at), want, strict=True) if named)
 
 
 def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monkeypatch):
@@ -287,19 +214,18 @@ def test_training_page_trains_a_series_that_appears_in_the_picker(tmp_path, monk
         assert not any("113" in i.value for i in at.info), page
 
 
-def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch):
+def test_unavailable_remote_series_falls_back_with_a_message(monkeypatch, steps):
     """Offline, choosing a Hub series that is not cached says why and keeps showing the bundled one."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     at = app()
     remote = [o for o in at.selectbox(key="series").options if "download" in o]
     if not remote:
         pytest.skip("the manifest lists no remote series, or it is already cached")
-    ids = at.selectbox(key="series").options
     at.selectbox(key="series").set_value("nanda-full-run").run()
     assert not at.exception, [e.value for e in at.exception]
     assert [e.value for e in at.error if "Could not open" in e.value], [e.value for e in at.error]
     assert at.selectbox(key="series").value == "default"  # back on the bundled series
-    assert charts(at), ids
+    assert_figures(at, "curves", steps[-1])  # the bundled series' curves, at its last step
 
 
 def test_play_runs_to_the_last_checkpoint_and_stops(steps):

@@ -14,7 +14,7 @@ import pytest
 
 from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO, running_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGES = ["", "curves", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress", "about", "train"]
 NO_FIGURES = {"about", "train"}
@@ -174,4 +174,34 @@ def test_zoom_and_3d_camera_survive_a_step_change(server, page):
     _step_left(page)
     page.wait_for_timeout(300)
     assert page.evaluate(eye) == rotated
+    assert page.locator(ERRORS).count() == 0
+
+
+def test_sidebar_links_keep_the_step(server, page):
+    """The sidebar's own page links (Streamlit's list of pages/ is off): titled views in sections, and going to
+    another view keeps the series and step."""
+    steps = steps_of_bundled()
+    page.goto(f"{server}/?step={steps[5]}")  # the root URL opens the training curves
+    page.wait_for_function(DONE, arg=steps[5], polling="raf", timeout=120_000)
+    assert "/curves" in page.url and f"step={steps[5]}" in page.url
+    nav = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+    assert nav.count() == 12 and any(t.endswith("Neuron waves") for t in nav.all_inner_texts())
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no second, automatic list
+    page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"] a', has_text="Crests").click()
+    page.wait_for_function(DONE, arg=steps[5], polling="raf", timeout=60_000)
+    assert "/crests" in page.url and f"step={steps[5]}" in page.url
+    assert page.locator(ERRORS).count() == 0
+
+
+def test_play_runs_to_the_last_checkpoint_and_stops(server, page):
+    steps = steps_of_bundled()
+    page.goto(f"{server}/waves?step={steps[-4]}")
+    page.wait_for_function(DONE, arg=steps[-4], polling="raf", timeout=120_000)
+    page.locator(".st-key-play button").first.click()
+    page.wait_for_function(DONE, arg=steps[-1], polling="raf", timeout=60_000)  # plays steps[-3], [-2], [-1]
+    page.wait_for_function(f"() => location.search.includes('step={steps[-1]}')", timeout=30_000)
+    page.wait_for_selector('.st-key-play button[data-testid="stBaseButton-secondary"]', timeout=30_000)  # stopped
+    page.wait_for_timeout(1000)
+    slider = page.locator(SLIDER).first
+    assert int(slider.get_attribute("aria-valuetext").replace(",", "")) == steps[-1]
     assert page.locator(ERRORS).count() == 0

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from grok_core import plots_compare, plots_correctness
 from grok_core.analysis import compare, correctness
 from grok_core.analysis import interventions as iv
 from grok_core.config import ModelConfig
 from grok_core.data import labels
 from grok_core.model import init_params
+from grok_core.plots import compare as plots_compare
+from grok_core.plots import correctness as plots_correctness
 from grok_core.plots import phase_spans
 
 STEPS = np.arange(0, 1001, 10)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
+from grok_core.phases import Phase
+
 _KEEP = "_kept_values"  # key -> last value shown, survives page switches
 _SHOWN = "_url_params_this_run"  # key -> URL string for controls shown in this run
 _NOTICES = "_url_notices"
@@ -28,7 +30,7 @@ class Selection:
     series_id: str
     step: int
     index: int  # position of step in series.steps
-    phase: str
+    phase: Phase
     series: object = field(repr=False)  # grok_core.series.Series
 
     @property
@@ -38,14 +40,6 @@ class Selection:
     @property
     def steps(self) -> np.ndarray:
         return self.series.steps
-
-    @property
-    def is_first(self) -> bool:
-        return self.index == 0
-
-    @property
-    def is_last(self) -> bool:
-        return self.index == len(self.series.steps) - 1
 
 
 def begin_run() -> None:
@@ -83,9 +77,7 @@ def seed(key: str, default, parse: Callable[[str], object], valid: Callable[[obj
     """
     ss = st.session_state
     if key in ss:  # the widget is alive: its own value rules; keep it valid (options may have changed)
-        fixed = valid(ss[key])
-        if fixed != ss[key]:
-            ss[key] = fixed
+        ss[key] = valid(ss[key])  # set again even when unchanged: on another page the widget is a new one
         return
     raw = _url_raw(key)
     if raw is not None:
@@ -247,8 +239,7 @@ def int_list_control(key: str, label: str, lo: int, hi: int, default: list[int],
         if bad:
             notice(f"“{raw}” is not a list of up to {max_len} {label.lower()} between {lo} and {hi}; "
                    f"using {as_text(vals)}.")
-        if as_text(vals) != raw:
-            ss[text_key] = as_text(vals)
+        ss[text_key] = as_text(vals)  # set again even when unchanged: on another page the widget is a new one
     else:
         seed(key, list(default), parse_int_list, lambda v: clean(v)[0], f"{key} =", fmt=as_text)
         ss[text_key] = as_text(ss.pop(key))

@@ -1,7 +1,8 @@
 """Training runs started from the app: a background thread per run, polled by the training page.
 
-The job outlives page switches and reruns (it lives in st.cache_resource); the page reads its
-progress and live metrics and may ask it to stop (train_series' callback returns "stop").
+The jobs live in this module's registry (one per server process, behind a lock), so a run outlives
+page switches and reruns and is not started twice; the page reads a job's progress and live metrics
+and may ask it to stop (train_series' callback returns "stop").
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import streamlit as st
 
 from grok_core.config import ModelConfig, TrainConfig
 from grok_core.train import train_series
@@ -41,11 +40,19 @@ class Job:
         with self.lock:
             return self.step, {k: list(v) for k, v in self.history.items()}
 
+    def request_stop(self) -> None:
+        with self.lock:
+            self.stop_requested = True
 
-@st.cache_resource
+
+_JOBS: dict[str, Job] = {}  # every run started from this server process, by name
+_JOBS_LOCK = threading.Lock()
+
+
 def jobs() -> dict[str, Job]:
-    """Every run started from this server (shared by sessions, so a run is not started twice)."""
-    return {}
+    """The runs started from this server (a copy: sessions read it while another may start a run)."""
+    with _JOBS_LOCK:
+        return dict(_JOBS)
 
 
 def start(name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: str = "float16") -> Job:
@@ -71,6 +78,7 @@ def start(name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: st
         except Exception as e:  # shown on the page; the partial series stays resumable
             job.status, job.error = "failed", f"{type(e).__name__}: {e}"
 
-    jobs()[name] = job
+    with _JOBS_LOCK:
+        _JOBS[name] = job
     threading.Thread(target=run, name=f"train-{name}", daemon=True).start()
     return job

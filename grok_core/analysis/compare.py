@@ -1,6 +1,6 @@
 """Two runs side by side: aligned at the same step or the same phase, their key frequencies, and what differs.
 
-The phase of a step is read off the loss curves (plots.phase_spans). Aligning by phase puts each run at
+The phase of a step is read off the loss curves (grok_core.phases). Aligning by phase puts each run at
 the same fraction of the same phase (e.g. halfway through its plateau), so runs that grok at different
 times can be compared at the same moment of their story. The sentences are chosen from the numbers.
 """
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import ModelConfig
-from ..plots import PHASES, phase_at, phase_spans
+from ..phases import Phase, phase_at, phase_spans
 from .fourier import embedding_freq_norms, key_freqs_from_norms, share_of
 
+PHASES = list(Phase)
 MODES = ("step", "phase")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import CURRENT, _layout, _legend_below, _line, figure
+from .base import CURRENT, base_layout, figure, legend_below, line_trace
 
 RUN_COLORS = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9")  # Okabe-Ito, apart from the train/test colours
 
@@ -26,7 +26,7 @@ def compare_curves(runs: list[tuple[str, dict, int]], metric: str = "loss"):
     hover = "%{y:.3g}" if metric == "loss" else "%{y:.1%}"
     for (name, m, step), color in zip(runs, RUN_COLORS):
         for split, dash in (("train", None), ("test", "dash")):
-            data.append(_line(m["step"], m[f"{split}_{metric}"], f"{name}: {split}", color, dash=dash, hover=hover,
+            data.append(line_trace(m["step"], m[f"{split}_{metric}"], f"{name}: {split}", color, dash=dash, hover=hover,
                               legendgroup=name))
         shapes.append(_step_line(step, color))
     steps = " · ".join(f"{name} at step {int(step):,}" for name, _, step in runs)
@@ -34,8 +34,8 @@ def compare_curves(runs: list[tuple[str, dict, int]], metric: str = "loss"):
         title, ytitle, yaxis = "Loss of both runs (log scale)", "cross-entropy loss", {"type": "log"}
     else:
         title, ytitle, yaxis = "Accuracy of both runs", "accuracy", {"range": [0, 1.05], "tickformat": ".0%"}
-    layout = _layout(f"{title} — {steps}", None, "training step", ytitle, height=400, yaxis=yaxis,
-                     hovermode="x unified", legend=_legend_below(-0.3), shapes=shapes)
+    layout = base_layout(f"{title} — {steps}", None, "training step", ytitle, height=400, yaxis=yaxis,
+                     hovermode="x unified", legend=legend_below(-0.3), shapes=shapes)
     return figure(data, layout)
 
 
@@ -49,7 +49,7 @@ def loss_vs_weight_norm(runs: list[tuple[str, dict, int]]):
     for (name, prog, step), color in zip(runs, RUN_COLORS):
         w, s = np.asarray(prog["sum_sq_weights"], dtype=float), np.asarray(prog["step"])
         for split, dash in (("train", None), ("test", "dash")):
-            data.append({**_line(w, prog[f"{split}_loss"], f"{name}: {split}", color, dash=dash, legendgroup=name,
+            data.append({**line_trace(w, prog[f"{split}_loss"], f"{name}: {split}", color, dash=dash, legendgroup=name,
                                  hover=f"{split} loss %{{y:.3g}}<br>Σ w² %{{x:.4g}}<br>step %{{customdata:,}}"
                                        "<extra></extra>"),
                          "customdata": s, "mode": "lines+markers", "marker": {"size": 3, "color": color}})
@@ -63,6 +63,6 @@ def loss_vs_weight_norm(runs: list[tuple[str, dict, int]]):
                                                      "symbol": ["circle", "diamond"]},
                      "hovertemplate": f"step {int(s[i]):,}<br>loss %{{y:.3g}}<extra></extra>"})
     title = "Loss against the sum of squared weights — " + " · ".join(f"{n} at step {int(st):,}" for n, _, st in runs)
-    layout = _layout(title, None, "sum of squared weights Σ w²", "cross-entropy loss (log scale)", height=430,
-                     yaxis={"type": "log"}, legend=_legend_below(-0.25), hovermode="closest")
+    layout = base_layout(title, None, "sum of squared weights Σ w²", "cross-entropy loss (log scale)", height=430,
+                     yaxis={"type": "log"}, legend=legend_below(-0.25), hovermode="closest")
     return figure(data, layout)

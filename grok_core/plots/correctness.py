@@ -6,7 +6,7 @@ import numpy as np
 
 from .analysis.correctness import CATEGORIES, CorrectnessMap
 from .analysis.interventions import Intervention
-from .plots import TEST, TRAIN, _layout, _legend_below, _square_axes, figure
+from .base import TEST, TRAIN, base_layout, figure, legend_below, square_axes
 
 # Right is the full train / test colour, wrong a pale tint of it: train vs test by hue, right vs wrong by lightness.
 CATEGORY_COLORS = (TRAIN, "#B9D7EC", TEST, "#F4C9AE")
@@ -28,9 +28,9 @@ def correctness_map(cmap: CorrectnessMap, title: str = "Which sums the model get
                      "hovertemplate": f"%{{x}} + %{{y}}: the model says %{{customdata}}<br>{name}<extra></extra>"})
         legend.append({"type": "scatter", "mode": "markers", "x": [None], "y": [None], "hoverinfo": "skip",
                        "name": f"{name}: {cmap.counts[name]:,}", "marker": {"symbol": "square", "size": 13, "color": color}})
-    xa, ya = _square_axes(p)
+    xa, ya = square_axes(p)
     subtitle = f" (train {cmap.train_acc:.0%} right, test {cmap.test_acc:.0%})"
-    layout = _layout(title + subtitle, cmap.step, "x", "y", height=height, xaxis=xa, yaxis=ya,
+    layout = base_layout(title + subtitle, cmap.step, "x", "y", height=height, xaxis=xa, yaxis=ya,
                      legend={"x": 1.02, "y": 1, "xanchor": "left", "title": {"text": "problems"}})
     return figure(data + legend, layout)
 
@@ -52,6 +52,6 @@ def intervention_bars(results: list[Intervention], step: int, metric: str = "acc
     yaxis = {"range": [0, 1.12], "tickformat": ".0%"} if metric == "acc" else {"type": "log"}
     ytitle = "accuracy" if metric == "acc" else "cross-entropy loss (log scale)"
     what = "Accuracy" if metric == "acc" else "Loss"
-    layout = _layout(f"{what} before and after removing", step, "", ytitle, height=400, yaxis=yaxis,
-                     barmode="group", legend=_legend_below(-0.25))
+    layout = base_layout(f"{what} before and after removing", step, "", ytitle, height=400, yaxis=yaxis,
+                     barmode="group", legend=legend_below(-0.25))
     return figure(data, layout)

@@ -1,0 +1,215 @@
+"""The frame every page shares: the sidebar (navigation, series picker, step control, phase badge), the
+notices, the URL sync and Play.
+
+The app runs in Streamlit's pages/ mode: each file in pages/ is a view at /<file name>, and each calls
+`begin()` first (ui.view.current) and `end()` last (ui.view.done). The page links are drawn here
+(Streamlit's own list is switched off in .streamlit/config.toml), so sections, titles and icons stay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import numpy as np
+import streamlit as st
+
+from grok_core.hub import SourceError
+from grok_core.phases import Phase, phase_at
+from grok_core.series import SeriesError
+
+from . import cache, state
+
+PLAY_INTERVAL_S = 0.2  # while playing, one checkpoint at most this often
+PHASE_BADGE = {Phase.MEMORISING: "orange", Phase.CIRCUIT_FORMING: "blue", Phase.CLEANUP: "violet",
+               Phase.GENERALISED: "green"}
+
+
+@dataclass(frozen=True)
+class Link:
+    path: str  # pages/<name>.py: its URL is /<name>
+    title: str
+    icon: str
+
+
+# The views, grouped as the sidebar shows them. To add one, add its file to pages/ and a Link here.
+NAV = {
+    "The story": [
+        Link("pages/curves.py", "Training curves", ":material/show_chart:"),
+        Link("pages/inputs.py", "Inputs", ":material/input:"),
+        Link("pages/waves.py", "Neuron waves", ":material/waves:"),
+        Link("pages/grid.py", "Neuron scatter grid", ":material/grid_on:"),
+        Link("pages/embeddings.py", "Embeddings & probes", ":material/donut_large:"),
+        Link("pages/surfaces.py", "Surfaces & spectra", ":material/landscape:"),
+        Link("pages/crests.py", "Crests: x + y ≡ c", ":material/stacked_line_chart:"),
+        Link("pages/attention.py", "Attention", ":material/visibility:"),
+        Link("pages/progress.py", "Progress measures", ":material/trending_up:"),
+    ],
+    "More": [
+        Link("pages/about.py", "About", ":material/info:"),
+        Link("pages/train.py", "Train & publish", ":material/model_training:"),
+        Link("pages/phase_diagram.py", "Phase diagram", ":material/grid_view:"),
+    ],
+}
+
+
+def navigation() -> None:
+    st.markdown("### Grokking Explorer")
+    for section, links in NAV.items():
+        st.caption(section)
+        for link in links:
+            st.page_link(link.path, label=link.title, icon=link.icon)
+
+
+# -- series -------------------------------------------------------------------------------------
+def _stop_playing() -> None:
+    st.session_state.playing = False
+    st.session_state.pop("_play_to", None)
+
+
+def series_picker():
+    """The series selectbox; opens (downloads) the chosen series, falling back to the bundled one with a message."""
+    choices, manifest_errors = cache.catalog()
+    for m in manifest_errors:
+        state.notice(f"Manifest problem: {m}")
+    ids = [c.id for c in choices]
+    titles = {c.id: c.title + ("" if c.offline else f" (download{f' {c.size_mb:.0f} MB' if c.size_mb else ''})")
+              for c in choices}
+    if "_series_fallback" in st.session_state:  # the series chosen last run could not be opened
+        st.session_state["series"] = st.session_state.pop("_series_fallback")
+    state.seed("series", ids[0], str, state.one_of(ids, ids[0]), "series", fmt=lambda i: f"“{titles[i]}”")
+    series_id = st.sidebar.selectbox("Series", ids, format_func=titles.get, key="series", on_change=_stop_playing,
+                                     help="Which training run to explore. Runs from the Hugging Face Hub download "
+                                          "once.")
+
+    def fall_back(why: str):
+        msg = f"Could not open “{titles.get(series_id, series_id)}”: {why}"
+        if series_id == ids[0]:  # the default itself: nothing to fall back to
+            st.error(msg, icon=":material/error:")
+            st.stop()
+        st.session_state["_series_error"] = msg
+        st.session_state["_series_fallback"] = ids[0]
+        st.rerun()
+
+    c = cache.choice(series_id)
+    if c is not None and not c.offline:
+        bar = st.progress(0.0, text=f"Fetching {c.title}…")
+        try:
+            cache.open_choice(c, progress=lambda done, total, msg: bar.progress(
+                min(1.0, done / total) if total else 0.0, text=msg))
+            cache.catalog.clear()
+        except SourceError as e:
+            fall_back(str(e))
+        bar.empty()
+    try:
+        series = cache.series(series_id)
+    except (SourceError, SeriesError, OSError) as e:
+        fall_back(str(e))
+    if msg := st.session_state.pop("_series_error", None):
+        st.error(msg, icon=":material/cloud_off:")
+    state.shown("series", series_id)
+    return series_id, series
+
+
+# -- step ---------------------------------------------------------------------------------------
+def _shift(delta: int, steps: list[int]) -> None:
+    _stop_playing()
+    i = int(np.searchsorted(steps, st.session_state.step))
+    st.session_state.step = steps[int(np.clip(i + delta, 0, len(steps) - 1))]
+
+
+def _toggle_play(steps: list[int]) -> None:
+    playing = not st.session_state.get("playing", False)
+    _stop_playing()
+    st.session_state.playing = playing
+    if playing and st.session_state.step == steps[-1]:
+        st.session_state.step = steps[0]  # play from the start when at the end
+
+
+def step_control(steps: list[int], where=None) -> int:
+    """The shared step slider with previous / play / next, mirrored in the URL as ?step=N.
+
+    Drawn once per run, in the sidebar by default or in any container (e.g. inline in a compact layout).
+    """
+    where = where or st.sidebar
+    if "_play_to" in st.session_state:  # set by the play ticker (before the slider exists)
+        st.session_state["step"] = st.session_state.pop("_play_to")
+    state.seed("step", steps[-1], state.parse_int, state.nearest_of(steps), "step", fmt=lambda s: f"checkpoint {s:,}")
+    step = where.select_slider("Training step", steps, key="step", format_func=lambda s: f"{s:,}",
+                               on_change=_stop_playing,
+                               help="The checkpoints saved during training. Use ← → on the slider, or the buttons.")
+    playing = st.session_state.get("playing", False)
+    b1, b2, b3 = where.columns(3)
+    b1.button("", icon=":material/skip_previous:", key="prev", on_click=_shift, args=(-1, steps),
+              help="Previous checkpoint", width="stretch", disabled=step == steps[0])
+    b2.button("", icon=":material/pause:" if playing else ":material/play_arrow:", key="play", on_click=_toggle_play,
+              args=(steps,), help="Pause" if playing else "Play through training", width="stretch",
+              type="primary" if playing else "secondary")
+    b3.button("", icon=":material/skip_next:", key="next", on_click=_shift, args=(1, steps), help="Next checkpoint",
+              width="stretch", disabled=step == steps[-1])
+    state.shown("step", step)
+    return int(step)
+
+
+def _play_next(sel: state.Selection, t0: float) -> None:
+    """While playing: the next checkpoint, as soon as this one is sent (at most every PLAY_INTERVAL_S).
+
+    A fragment with run_every (no sleeping script thread) was tried and stalled now and then in the
+    browser under load, so the run waits out the rest of the interval and reruns; Pause interrupts it.
+    """
+    time.sleep(max(0.0, PLAY_INTERVAL_S - (time.perf_counter() - t0)))
+    steps = [int(s) for s in sel.steps]
+    if sel.step >= steps[-1]:
+        st.session_state.playing = False
+    else:
+        st.session_state["_play_to"] = steps[steps.index(sel.step) + 1]
+    st.rerun()
+
+
+# -- a page's run -------------------------------------------------------------------------------
+def begin() -> state.Selection:
+    """Draw the shared frame and return the selection the page shows."""
+    st.session_state["_t0"] = (time.perf_counter(), time.time())
+    st.set_page_config(page_title="Grokking Explorer", page_icon=":material/blur_on:", layout="wide")
+    state.begin_run()
+    cache.run_stats().clear()
+    with st.sidebar:
+        navigation()
+    series_id, series = series_picker()
+    steps = [int(s) for s in series.steps]
+    step = step_control(steps)
+    phase = phase_at(cache.phase_spans(series_id), step)
+    st.sidebar.badge(phase, color=PHASE_BADGE.get(phase, "gray"), icon=":material/flag:",
+                     help="Phase of training at this step, read off the loss and accuracy curves (see About).")
+    st.sidebar.caption(f"Checkpoint {steps.index(step) + 1} of {len(steps)} · steps {steps[0]:,}–{steps[-1]:,}")
+    cache.note_step(series_id, step)
+    sel = state.Selection(series_id, step, steps.index(step), phase, series)
+    st.session_state["_selection"] = sel
+    st.session_state["_notice_box"] = st.container()  # filled by end(): the page's controls may add notices
+    return sel
+
+
+def _url_path() -> str:
+    try:
+        return urlparse(st.context.url or "").path.strip("/")
+    except Exception:  # no browser behind this run (AppTest)
+        return ""
+
+
+def end() -> None:
+    """After the page: its notices, the URL, the server timing (GROK_APP_TIMING) and the play ticker."""
+    with st.session_state.pop("_notice_box", None) or st.container():
+        state.show_notices()
+    state.write_url()
+    sel = st.session_state.get("_selection")
+    if log := os.environ.get("GROK_APP_TIMING"):  # benchmarks read the server's own time per run
+        t0, t0_wall = st.session_state.get("_t0", (time.perf_counter(), time.time()))
+        with open(log, "a") as f:
+            f.write(json.dumps({"page": _url_path(), "step": sel.step if sel else None, "ms": 1e3 * (time.perf_counter() - t0),
+                                "start": t0_wall, "end": time.time(),
+                                **{k: round(v, 1) for k, v in cache.run_stats().items()}}) + "\n")
+    if sel is not None and st.session_state.get("playing"):
+        _play_next(sel, st.session_state.get("_t0", (time.perf_counter(),))[0])
