@@ -47,12 +47,12 @@ def main() -> int:
     torch.set_num_threads(args.threads)
 
     t_import, _ = timed(__import__, "grok_core.plots.correctness")  # the analysis modules and plotly
-    from grok_core.plots import compare as plots_compare
-    from grok_core.plots import correctness as plots_correctness
     from grok_core.analysis import compare, correctness, progress
     from grok_core.analysis import interventions as iv
     from grok_core.data import labels as make_labels
     from grok_core.model import grid_cache
+    from grok_core.plots import compare as plots_compare
+    from grok_core.plots import correctness as plots_correctness
     from grok_core.series import open_series
 
     s = open_series(args.series, verify=False)
