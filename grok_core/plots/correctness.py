@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analysis.correctness import CATEGORIES, CorrectnessMap
-from .analysis.interventions import Intervention
+from ..analysis.correctness import CATEGORIES, CorrectnessMap
+from ..analysis.interventions import Intervention
 from .base import TEST, TRAIN, base_layout, figure, legend_below, square_axes
 
 # Right is the full train / test colour, wrong a pale tint of it: train vs test by hue, right vs wrong by lightness.
