@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots
+from . import phases, plots
 from .view_frames import Context, Frames, ViewError
 
 FORMATS = (".mp4", ".gif")
@@ -239,7 +239,7 @@ def _render_all(frames: Frames, chosen, spans, r: Renderer, tmp: Path, out: Path
 
     try:
         for step in chosen:
-            fig = titled(frames.at(step), step, plots.phase_at(spans, step) if spans else None)
+            fig = titled(frames.at(step), step, phases.phase_at(spans, step) if spans else None)
             size = size or _size(fig, width, height)
             pending.append((step, r.submit(fig, size[0], size[1], scale)))
             while len(pending) > r.tabs:

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from . import plots
+from . import phases, plots
 from .analysis import attention as att
 from .analysis import crests, fourier, neurons, probes
 from .analysis import progress as prog
@@ -76,7 +76,7 @@ class Context:
 
     @cached_property
     def spans(self) -> list[tuple[str, int, int]]:
-        return plots.phase_spans(self.metrics)
+        return phases.phase_spans(self.metrics)
 
     @cached_property
     def progress(self) -> dict[str, np.ndarray]:

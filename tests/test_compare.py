@@ -14,9 +14,9 @@ from grok_core.analysis import interventions as iv
 from grok_core.config import ModelConfig
 from grok_core.data import labels
 from grok_core.model import init_params
+from grok_core.phases import phase_spans
 from grok_core.plots import compare as plots_compare
 from grok_core.plots import correctness as plots_correctness
-from grok_core.plots import phase_spans
 
 STEPS = np.arange(0, 1001, 10)
 
