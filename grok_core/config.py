@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 OPERATIONS = ("add", "subtract")
 
 
+def n_frequencies(p: int) -> int:
+    """How many nonzero frequencies k = 1 … (p − 1)/2 the discrete Fourier basis over Z_p has (odd p)."""
+    return (p - 1) // 2
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Nanda et al. (2023): one layer, no LayerNorm, learned positions, untied embed/unembed."""
@@ -36,7 +41,7 @@ class ModelConfig:
 
     @property
     def n_frequencies(self) -> int:
-        return (self.p - 1) // 2
+        return n_frequencies(self.p)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """TransformerLens parameter names and shapes (no attention or unembed biases)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .config import ModelConfig, TrainConfig
-
 
 def all_pairs(p: int) -> tuple[torch.Tensor, torch.Tensor]:
     """x, y for every problem, row-major: index = x * p + y."""
@@ -51,14 +49,3 @@ def mask_from_hex(s: str, n: int) -> np.ndarray:
     if bits.size < n or bits[n:].any():
         raise ValueError(f"split mask has the wrong length for {n} problems")
     return bits[:n].astype(bool)
-
-
-def dataset(mcfg: ModelConfig, tcfg: TrainConfig) -> dict[str, torch.Tensor]:
-    """Everything training needs, as index tensors into the full grid."""
-    mask = split_mask(mcfg.p, tcfg.frac_train, tcfg.data_seed)
-    return {
-        "tokens": all_tokens(mcfg.p),
-        "labels": labels(mcfg.p, tcfg.operation),
-        "train_idx": torch.from_numpy(np.flatnonzero(mask)),
-        "test_idx": torch.from_numpy(np.flatnonzero(~mask)),
-    }

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..config import ModelConfig
+from ..config import ModelConfig, n_frequencies
 
 
 def as_tensor(a, dtype=torch.float64) -> torch.Tensor:
@@ -40,14 +40,14 @@ def basis_tensor(p: int) -> torch.Tensor:
     x = torch.arange(p, dtype=torch.float64)
     B = torch.empty(p, p, dtype=torch.float64)
     B[0] = 1 / np.sqrt(p)
-    for k in range(1, (p - 1) // 2 + 1):
+    for k in range(1, n_frequencies(p) + 1):
         B[2 * k - 1] = torch.cos(2 * np.pi * k * x / p) * np.sqrt(2 / p)
         B[2 * k] = torch.sin(2 * np.pi * k * x / p) * np.sqrt(2 / p)
     return B
 
 
 def basis_names(p: int) -> list[str]:
-    return ["const"] + [f"{t} {k}" for k in range(1, (p - 1) // 2 + 1) for t in ("cos", "sin")]
+    return ["const"] + [f"{t} {k}" for k in range(1, n_frequencies(p) + 1) for t in ("cos", "sin")]
 
 
 def fourier_basis(p: int) -> tuple[np.ndarray, list[str]]:
@@ -112,7 +112,7 @@ def freq_energy_2d(grids) -> tuple[np.ndarray, np.ndarray]:
     n, p = G.shape[0], G.shape[1]
     B = basis_tensor(p).float()
     sq = (B @ G @ B.T).double().pow(2)  # [n, p, p]: squared 2-D coefficients
-    K = (p - 1) // 2
+    K = n_frequencies(p)
     blocks = sq[:, 1:, 1:].reshape(n, K, 2, K, 2).sum((2, 4)).diagonal(dim1=1, dim2=2)  # [n, K]: (cos|sin)x·(cos|sin)y
     x_only = sq[:, 1:, 0].reshape(n, K, 2).sum(-1)  # [n, K]: cos kx, sin kx
     y_only = sq[:, 0, 1:].reshape(n, K, 2).sum(-1)  # [n, K]: cos ky, sin ky
