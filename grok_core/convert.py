@@ -50,6 +50,7 @@ import torch
 from . import __version__
 from .config import ModelConfig, TrainConfig
 from .data import labels as make_labels
+from .metrics import grid_metrics
 from .model import forward_last
 from .series import JSON_NAME, Series, SeriesWriter, add_extra, is_disk_full
 from .torch_files import CONFIG_CLASSES, ConvertError, PickledConfig, load_torch_file  # noqa: F401 (re-exported)
@@ -262,18 +263,10 @@ def evaluate_params(params: dict[str, torch.Tensor], cfg: ModelConfig, mask: np.
     lab = make_labels(p, "add")
     cache: dict = {}
     logits = forward_last(params, cfg, idx // p, idx % p, cache=cache)
-    nll = -logits.double().log_softmax(-1).gather(-1, lab[:, None])[:, 0]
-    acc = (logits.argmax(-1) == lab).double()
-    m = torch.from_numpy(mask)
-    out = {
-        "train_loss": float(nll[m].mean()), "test_loss": float(nll[~m].mean()),
-        "train_acc": float(acc[m].mean()), "test_acc": float(acc[~m].mean()),
-    }
-    if W_U_full is not None:
-        full = cache["blocks.0.hook_resid_post"] @ W_U_full
-        nll_full = -full.double().log_softmax(-1).gather(-1, lab[:, None])[:, 0]
-        out["source_train_loss"] = float(nll_full[m].mean())
-        out["source_test_loss"] = float(nll_full[~m].mean())
+    out = {k: float(v) for k, v in grid_metrics(logits, lab, mask).items()}
+    if W_U_full is not None:  # the source's own loss: over all its outputs (e.g. with the "=" column)
+        full = grid_metrics(cache["blocks.0.hook_resid_post"] @ W_U_full, lab, mask)
+        out["source_train_loss"], out["source_test_loss"] = float(full["train_loss"]), float(full["test_loss"])
     return out
 
 
