@@ -172,8 +172,10 @@ def judge(rows: list[dict], every: int) -> dict:
         r["rel_diff"] = _rel(r["fast"], r["plain"])
         same_fate = (r["fast"] is None) == (r["plain"] is None)
         r["ok"] = same_fate and tol is not None and (r["rel_diff"] is None or r["rel_diff"] <= tol)
-    return {"rows": rows, "noise_max": max(known) if known else None, "tolerance": tol,
-            "ok": bool(rows) and all(r["ok"] for r in rows)}
+    ok = bool(rows) and all(r["ok"] for r in rows)
+    reason = ("no seed generalised on the nudged runs: no noise floor, nothing to judge" if tol is None else
+              None if ok else "seeds outside the tolerance: " + ", ".join(str(r["seed"]) for r in rows if not r["ok"]))
+    return {"rows": rows, "noise_max": max(known) if known else None, "tolerance": tol, "ok": ok, "reason": reason}
 
 
 def dynamics_check(mcfg, tcfg, seeds, n_steps, cuda_graph=False, every: int = 10) -> dict:
@@ -217,7 +219,8 @@ def _print_dynamics(d: dict) -> None:
               f"| nudged ±{NUDGE:g}: {r['nudged'][0]}, {r['nudged'][1]}   {'ok' if r['ok'] else 'OUTSIDE'}")
     print(f"  tolerance {pct(d['tolerance'])} = {NOISE_FACTOR:g} × the largest nudge move ({pct(d['noise_max'])}) "
           f"-> dynamics check {'passed' if d['ok'] else 'FAILED'} "
-          f"({d['seconds_fast']} s fast, {d['seconds_plain']} s plain)", flush=True)
+          f"({d['seconds_fast']} s fast, {d['seconds_plain']} s plain)" + (f": {d['reason']}" if d["reason"] else ""),
+          flush=True)
 
 
 def cmd_bench(args) -> int:
