@@ -3,7 +3,7 @@
 Runs differ in seed, split and weight decay and share the schedule (lr, betas, warm-up, steps).
 A single run is R = 1. Two paths, which must give the same dynamics (`python -m grok_core bench`):
 - fast (default): on the CPU, `cpu_step.CpuStep` (hand-written backward into reused buffers, runs
-  in cache-sized chunks) and foreach AdamW; on CUDA, `model.forward_last` through autograd, fused
+  in cache-sized chunks) and fused AdamW; on CUDA, `model.forward_last` through autograd, fused
   AdamW, optionally the whole step captured in one CUDA graph and TF32 matmuls;
 - plain: the TransformerLens-style forward over all positions through autograd, single-tensor
   AdamW, float32, eager: the reference the fast path is checked against.
@@ -92,7 +92,7 @@ class Runs:
         elif cuda:
             kind = {"fused": True, "capturable": self.cuda_graph}
         else:
-            kind = {"foreach": True}
+            kind = {"fused": True}  # one kernel per tensor on the CPU too (torch >= 2.4)
         self.opt = torch.optim.AdamW(
             list(self.params.values()),
             lr=t0.lr,
