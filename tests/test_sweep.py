@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from grok_core import sweep as sw
 from grok_core import sweep_plots
@@ -53,8 +54,10 @@ def test_record_contents(tiny_sweep):
     rec = tiny_sweep.record
     assert rec["format"] == "grok-sweep" and rec["axes"] == {"frac_train": FRACS, "weight_decay": WDS, "seed": SEEDS}
     assert rec["curves"]["step"] == list(range(0, 251, 50))
-    assert rec["provenance"]["device"] == "cpu" and rec["provenance"]["torch_version"]
-    assert rec["timing"]["us_per_run_step"] > 0
+    assert rec["provenance"]["device"] == "cpu" and rec["provenance"]["torch_version"] == torch.__version__
+    timing, n_runs = rec["timing"], len(FRACS) * len(WDS) * len(SEEDS)
+    assert (timing["runs"], timing["steps"], timing["batch"]) == (n_runs, 250, n_runs)  # one batch of 6 runs
+    assert timing["us_per_run_step"] == pytest.approx(1e6 * timing["seconds"] / (n_runs * 250), rel=0.01, abs=0.01)
     grok = next(r for r in tiny_sweep.runs if r["category"] == sw.GROKS)
     assert grok["delay"] == grok["generalised_step"] - grok["memorised_step"] > tiny_sweep.no_delay_steps
     assert grok["key_frequencies"] and all(1 <= k <= (GROK_MODEL.p - 1) // 2 for k in grok["key_frequencies"])

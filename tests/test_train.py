@@ -245,8 +245,7 @@ def test_update_is_torch_adamw():
             for k, v in runs.params.items():
                 v.copy_(before[k])
                 ref[k].copy_(before[k])
-        runs.opt.zero_grad(set_to_none=True)
-        runs._loss().backward()
+        runs.loss_and_grads()  # the gradient the step itself uses
         for k, v in ref.items():
             v.grad = runs.params[k].grad.clone()
         for g in opt.param_groups:
@@ -259,6 +258,44 @@ def test_update_is_torch_adamw():
             for k, v in runs.params.items():
                 v.copy_(ours[k])
     assert runs.lr_at(0) == pytest.approx(tcfg.lr / 3) and runs.lr_at(2) == runs.lr_at(50) == tcfg.lr
+
+
+@pytest.mark.parametrize("chunk", [1, None], ids=["a-run-per-chunk", "runs-batched-per-chunk"])
+def test_cpu_step_gradient_is_autograds(chunk):
+    """The hand-written CPU backward gives forward_last's loss and autograd's gradient (float rounding aside),
+    for runs with different splits (padded problems weigh nothing), one run per chunk or all in one."""
+    from grok_core.cpu_step import CpuStep
+
+    cfgs = [dataclasses.replace(SHORT, frac_train=f, weight_decay=w, seed=s)
+            for f, w, s in ((0.6, 1.0, 0), (0.3, 0.0, 1), (0.8, 2.0, 2))]
+    runs = Runs(TINY_MODEL, cfgs, "cpu")
+    for _ in range(5):
+        runs.step()
+    runs.opt.zero_grad(set_to_none=True)
+    ref_loss = runs._loss()  # autograd through model.forward_last
+    ref_loss.backward()
+    ref = {k: v.grad.clone() for k, v in runs.params.items()}
+    p = TINY_MODEL.p
+    step = CpuStep(TINY_MODEL, runs.train_idx // p, runs.train_idx % p, runs.labels[runs.train_idx], runs.train_w,
+                   chunk=chunk)
+    assert step.chunk == (1 if chunk == 1 else 3)
+    loss = step.loss_and_grads(runs.params)
+    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(ref_loss.item(), rel=1e-7)
+    for k, v in runs.params.items():
+        scale = ref[k].abs().max()
+        assert (v.grad - ref[k]).abs().max() <= 1e-5 * scale, k
+
+
+def test_cpu_step_reuses_its_buffers():
+    """Steps after the first allocate no activations: every buffer and gradient is the same memory."""
+    runs = Runs(TINY_MODEL, [SHORT, dataclasses.replace(SHORT, seed=1)], "cpu")
+    runs.step()
+    bufs = {k: v.data_ptr() for c in runs._cpu._buffers.values() for k, v in c.items()}
+    grad = runs.params["blocks.0.mlp.W_in"].grad
+    for _ in range(3):
+        runs.step()
+    assert {k: v.data_ptr() for c in runs._cpu._buffers.values() for k, v in c.items()} == bufs
+    assert runs.params["blocks.0.mlp.W_in"].grad is grad
 
 
 def test_runs_trained_together_must_share_the_schedule():
