@@ -34,6 +34,7 @@ import torch
 
 from .config import ModelConfig, TrainConfig
 from .device import device_label, select_device
+from .metrics import ACCURACY_THRESHOLD
 
 # name: (model, training, dynamics-check steps, dynamics-check seeds)
 PRESETS = {
@@ -45,7 +46,7 @@ PRESETS = {
         [0, 2, 3],  # seeds that generalise within 1000 steps in this config
     ),
 }
-THRESHOLD = 0.99
+THRESHOLD = ACCURACY_THRESHOLD  # "memorised" / "generalised": accuracy first >= 99% (grok_core.metrics)
 NUDGE = 1e-6
 NOISE_FACTOR = 2.0  # tolerance = this × the largest move a ±1e-6 nudge causes on any seed
 

@@ -28,11 +28,12 @@ import torch
 
 from . import __version__
 from .config import ModelConfig, TrainConfig, model_config_from_dict, to_dict, train_config_from_dict
+from .metrics import ACCURACY_THRESHOLD
 from .model import grid_cache
 
 FORMAT = "grok-sweep"
 FORMAT_VERSION = 1
-THRESHOLD = 0.99  # "memorised" / "generalised": accuracy first >= 99% (as train.summary)
+THRESHOLD = ACCURACY_THRESHOLD  # "memorised" / "generalised": accuracy first >= 99% (grok_core.metrics)
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
 
 # Outcome of one run, and the colours/legend of the phase diagram follow this order.

@@ -22,6 +22,7 @@ from . import __version__
 from .config import ModelConfig, TrainConfig
 from .data import labels as make_labels
 from .device import select_device  # noqa: F401  (re-exported: the one device rule, see device.py)
+from .metrics import first_step_reaching
 from .model import forward_last
 from .runs import GRAPH_WARMUP_STEPS, Runs  # noqa: F401  (re-exported for callers of train.Runs)
 from .series import JSON_NAME, Series, SeriesError, SeriesWriter, open_series
@@ -179,16 +180,11 @@ def _single(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def summary(series: Series) -> dict:
     """Final metrics and the grokking milestones, for CLI output and notes."""
     m = series.metrics
-
-    def first(name, thr):
-        hit = np.flatnonzero(m[name] >= thr)
-        return int(m["step"][hit[0]]) if hit.size else None
-
     return {
         "steps": int(m["step"][-1]) if len(m["step"]) else None,
         "final": {k: float(m[k][-1]) for k in ("train_loss", "test_loss", "train_acc", "test_acc")},
-        "memorised_step": first("train_acc", 0.99),
-        "generalised_step": first("test_acc", 0.99),
+        "memorised_step": first_step_reaching(m["step"], m["train_acc"]),
+        "generalised_step": first_step_reaching(m["step"], m["test_acc"]),
     }
 
 
