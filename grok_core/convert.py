@@ -52,7 +52,8 @@ from .config import ModelConfig, TrainConfig
 from .data import labels as make_labels
 from .metrics import grid_metrics
 from .model import forward_last
-from .series import JSON_NAME, Series, SeriesWriter, add_extra, is_disk_full
+from .series import JSON_NAME, Series, is_disk_full
+from .series_writer import SeriesWriter, add_extra
 from .torch_files import CONFIG_CLASSES, ConvertError, PickledConfig, load_torch_file  # noqa: F401 (re-exported)
 
 FORMATS = ("nanda_full_run", "tl_demo")  # the converters' names: see CONVERTERS, detect_format

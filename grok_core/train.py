@@ -25,7 +25,8 @@ from .device import select_device  # noqa: F401  (re-exported: the one device ru
 from .metrics import first_step_reaching
 from .model import forward_last
 from .runs import GRAPH_WARMUP_STEPS, Runs  # noqa: F401  (re-exported for callers of train.Runs)
-from .series import JSON_NAME, Series, SeriesError, SeriesWriter, open_series
+from .series import JSON_NAME, Series, SeriesError, open_series
+from .series_writer import SeriesWriter
 
 
 class _HoldCtrlC:

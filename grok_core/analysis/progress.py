@@ -35,7 +35,8 @@ from safetensors import safe_open
 from ..config import ModelConfig
 from ..data import labels as make_labels
 from ..model import grid_forward
-from ..series import JSON_NAME, Series, add_extra, atomic_save_tensors
+from ..series import JSON_NAME, Series, atomic_save_tensors
+from ..series_writer import add_extra
 from .fourier import basis_tensor, freq_norms, key_freqs_from_norms, key_frequencies, share_of
 
 EXTRA_NAME = "progress"
