@@ -21,7 +21,7 @@ titles = {c.id: c.title for c in offline}
 others = [i for i in ids if i != sel.series_id]
 default_b = "no-weight-decay" if "no-weight-decay" in others else (others[0] if others else sel.series_id)
 c1, c2, c3 = st.columns([3, 2, 2])
-c1.markdown(f"**Run A** (the series in the sidebar): {sel.series.title}")
+c1.markdown(f"**Run A** (the series in the sidebar): {titles.get(sel.series_id, sel.series.title)}")
 b_id = state.choice_control("b", "Run B", ids, default_b, format_func=lambda i: titles.get(i, i), widget="select",
                             container=c1, help="Any series that opens without the network: the bundled runs, runs "
                                                "from the Hub once opened in the sidebar, and runs trained here.")
@@ -56,24 +56,33 @@ with left:
 with right:
     view.chart(compare_plots.compare_curves(runs, "acc"), "compare-accuracy")
 
-for col, side, r, sid in ((left, A, cmp.a, sel.series_id), (right, B, cmp.b, b_id)):
+sides = ((A, cmp.a, sel.series_id), (B, cmp.b, b_id))
+embs = [cache.embedding(sid, r.step, side.k) for side, r, sid in sides]
+for col, (side, r, _), emb in zip(st.columns(2), sides, embs):
     with col:
-        st.subheader(f"{side.name}: {side.title}")
+        st.markdown(f"#### {side.name} · {side.title}")
         keys = ", ".join(map(str, r.key_freqs)) or "none"
         st.markdown(f"Step **{r.step:,}** · {r.phase} · train {r.train_acc:.0%}, test {r.test_acc:.0%} right · key "
                     f"frequencies **{keys}** ({r.key_share:.0%} of the embedding here)")
-        emb = cache.embedding(sid, r.step, side.k)
-        view.chart(plots.freq_norms(emb.norms, list(r.key_freqs), r.step), f"compare-norms-{side.name[-1]}")
-        view.chart(plots.probe_circles(emb.fits, side.k, r.step, emb.r2), f"compare-circles-{side.name[-1]}")
+        view.chart(plots.freq_norms(emb.norms, list(r.key_freqs), r.step, title=f"{side.name}: W_E per frequency"),
+                   f"compare-norms-{side.name[-1]}")
+for (side, r, _), emb in zip(sides, embs):  # full width: each figure has an x and a y panel
+    fig = plots.probe_circles(emb.fits, side.k, r.step, emb.r2)
+    fig.to_dict()["layout"]["title"]["text"] = f"{side.name}: " + fig.title  # which run, as the other figures say
+    view.chart(fig, f"compare-circles-{side.name[-1]}", alt=f"{side.name}: probe circles")
+for col, (side, r, sid) in zip(st.columns(2), sides):
+    with col:
         if shown_view == "crests":
             c = 7 % cache.series(sid).model_cfg.p
             crest = cache.crest(sid, r.step, "logit", c)
-            view.chart(plots.surface_heatmap(crest.surface, f"Logit of answer {c}", r.step, colorbar="value",
-                                             lines_c=crest.c, height=400), f"compare-crest-{side.name[-1]}")
+            view.chart(plots.surface_heatmap(crest.surface, f"{side.name}: logit of answer {c}", r.step,
+                                             colorbar="value", lines_c=crest.c, height=400),
+                       f"compare-crest-{side.name[-1]}")
             st.caption(f"{crest.diagonal_fraction:.0%} of this surface's variance depends on x + y alone.")
         else:
             neurons = cache.showcase_neurons(sid, 5)
             acts = cache.x_slice(sid, r.step, 0)[cache.HOOK_POST][:, neurons].T  # [n, p]
+            st.markdown(f"**{side.name}: neurons {', '.join(map(str, neurons))} against each other over y (x = 0)**")
             view.chart(plots.scatter_grid(acts, neurons, 0, r.step, webgl=True), f"compare-grid-{side.name[-1]}")
 st.caption("Each run's circles use its own lowest key frequency (its strongest, when it has none); the key "
            "frequencies are read off each run's last checkpoint, as in the paper.")

@@ -13,9 +13,9 @@ p, n_freq = sel.cfg.p, sel.cfg.n_frequencies
 keys = cache.final_key_freqs(sel.series_id)
 names = ", ".join(map(str, keys)) or "none"
 
-KIND_NAMES = {"embedding": "(a) in the embedding", "logits": "(b) in the logits", "neurons": "(c) zero MLP neurons"}
-WHAT = {"default": "all key frequencies vs just one", "chosen": "frequencies I choose"}
-c1, c2, c3 = st.columns([3, 2, 2])
+KIND_NAMES = {"embedding": "(a) embedding", "logits": "(b) logits", "neurons": "(c) MLP neurons"}
+WHAT = {"default": "all keys vs one", "chosen": "chosen k"}
+c1, c2, c3 = st.columns([4, 3, 2])
 kind = state.choice_control("cut", "Remove", list(KINDS), "logits", format_func=KIND_NAMES.get, container=c1,
                             help="(a) projects the number rows of W_E off cos/sin(2πkx/p); (b) removes each answer's "
                                  "cos/sin(w_k(x+y)) part of the logits, as the excluded loss does; (c) zeroes the MLP "
@@ -61,13 +61,18 @@ with left:
     view.chart(correctness_plots.intervention_bars(results, sel.step, "acc"), "intervention-accuracy")
 with right:
     view.chart(correctness_plots.intervention_bars(results, sel.step, "loss"), "intervention-loss")
-cols = st.columns(1 + len(r.cuts))
-with cols[0]:
-    view.chart(correctness_plots.correctness_map(before, "Before", height=420), "correctness-before")
-for col, cut in zip(cols[1:], r.cuts):
-    with col:
-        view.chart(correctness_plots.correctness_map(cut.cmap, f"After removing {cut.result.label}", height=420),
-                   f"correctness-after-{r.cuts.index(cut)}")
+if r.cuts:
+    labels = {str(i): f"after removing {c.result.label}" for i, c in enumerate(r.cuts)}
+    shown = state.choice_control("map", "Map", list(labels), str(len(r.cuts) - 1 if r.chosen else 0),
+                                 format_func=labels.get, widget="radio",
+                                 help="Which cut's map to show beside the map before any cut.")
+    cut = r.cuts[int(shown)]
+left, right = st.columns(2)
+with left:
+    view.chart(correctness_plots.correctness_map(before, "Before", height=460), "correctness-before")
+if r.cuts:
+    with right:
+        view.chart(correctness_plots.correctness_map(cut.cmap, "After", height=460), "correctness-after")
 st.caption("Accuracy and loss over all sums of the grid, train and test apart; loss is the mean cross-entropy in "
            "float64. Hover a cell of a map for the model's answer.")
 view.done()

@@ -44,5 +44,5 @@ st.markdown(
     f"{sel.step:,}, {w.ratio_to_peak:.0%} of its largest so far, {w.peak:,.0f} at step {w.peak_step:,}"
     + (", and it is falling with the test loss." if w.shrinking else ".")
 )
-view.chart(compare_plots.loss_vs_weight_norm([(sel.series.title, prog, sel.step)]), "loss-vs-weight-norm")
+view.chart(compare_plots.loss_vs_weight_norm([("this run", prog, sel.step)]), "loss-vs-weight-norm")
 view.done()

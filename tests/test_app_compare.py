@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow  # every test here runs the app (seconds each)
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 TIMEOUT = 180
-COMPARE_FIGURES = ["Loss of both runs", "Embedding W_E: strength per frequency", "Probe circles", "Logit of answer",
-                   "Accuracy of both runs", "Embedding W_E: strength per frequency", "Probe circles", "Logit of answer"]
+COMPARE_FIGURES = ["Loss (log scale) — Run A at", "Accuracy — Run A at", "Run A: W_E per frequency",
+                   "Run B: W_E per frequency", "Run A: Probe circles", "Run B: Probe circles", "Run A: logit of answer 7",
+                   "Run B: logit of answer 7"]
 
 
 def charts(at: AppTest) -> list[dict]:
@@ -83,7 +84,7 @@ def test_compare_texts_follow_the_step():
     clean(at)
     early = text(at)
     assert "Run A at step 1,400 (memorising" in early or "Run A at step 1,400 (circuit forming" in early
-    assert titles(at)[3].startswith("5×5 neuron pairs over y")  # the chosen view: the scatter grid
+    assert titles(at)[6].startswith("5×5 neuron pairs over y")  # the chosen view: the scatter grid
     at.select_slider(key="step").set_value(25000).run()
     clean(at)
     late = text(at)
@@ -127,16 +128,20 @@ def test_interventions_default_comparison_and_deep_link():
     clean(at)
     assert [t.split(" (")[0] for t in titles(at)][:2] == ["Accuracy before and after removing — step 25000",
                                                           "Loss before and after removing — step 25000"]
-    assert len(charts(at)) == 5  # bars of accuracy and loss, the map before, and after each of the two cuts
+    assert len(charts(at)) == 4  # bars of accuracy and loss, the maps before and after the chosen cut
+    assert titles(at)[3].startswith("After (train 2% right, test 2%)")  # the map after removing all keys
+    at.radio(key="map").set_value("1").run()
+    assert titles(at)[3].startswith("After (train 100% right, test 100%)") and at.query_params["map"] == "1"
     said = text(at)
     assert "Removing all 5 key frequencies (51, 8, 29, 34, 27) takes test accuracy from 100% to 2%" in said
     assert "the answer is gone" in said and "removing only frequency 27" in said and "the answer survives" in said
     at = page("interventions", {"step": "25000", "cut": "neurons", "remove": "chosen", "k": "8"})
     clean(at)
-    assert len(charts(at)) == 4 and titles(at)[3].startswith("After removing the ")
-    assert "neurons of frequency 8" in titles(at)[3]
+    assert len(charts(at)) == 4 and len(at.radio(key="map").options) == 1
+    label = at.radio(key="map").options[0]
+    assert label.startswith("after removing the ") and label.endswith(" neurons of frequency 8")
     assert dict(at.query_params) == {"series": "default", "step": "25000", "cut": "neurons", "remove": "chosen",
-                                     "k": "8"}
+                                     "k": "8", "map": "0"}
     early = page("interventions", {"step": "1400", "cut": "bogus"})
     clean(early)
     assert "cut = “bogus”" in " ".join(w.value for w in early.warning)
