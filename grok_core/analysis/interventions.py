@@ -21,7 +21,6 @@ from ..config import ModelConfig
 from ..data import labels as make_labels
 from ..model import grid_forward
 from .fourier import basis_tensor, neuron_frequencies
-from .progress import _on as trig_on
 from .progress import trig_directions, trig_losses, trig_parts
 
 KINDS = ("embedding", "logits", "neurons")
@@ -107,14 +106,15 @@ def sum_directions(p: int, ks, operation: str = "add") -> torch.Tensor:
 def logits_without(logits: torch.Tensor, ks, operation: str = "add") -> torch.Tensor:
     """Logits [p*p, p] with each answer's column projected off cos/sin(w_k(x+y)) for each k in ks (in logits' dtype).
 
-    The projection of the paper's excluded loss: progress.trig_parts / the parts on the grid, subtracted.
+    The projection of the paper's excluded loss: progress.trig_directions and trig_parts, the parts subtracted.
     """
     ks = [int(k) for k in ks]
     if not ks:
         return logits.clone()
     V = trig_directions(logits.shape[-1], ks, operation)  # [n, 2, p*p]
-    parts = trig_on(V, trig_parts(logits[None], V)).sum(0)[0]  # [p*p, p]: every chosen frequency's part
-    return (logits.double() - parts).to(logits.dtype)
+    coefs = trig_parts(logits[None], V)[0]  # [n, 2, p]: each answer's coefficients, as the excluded loss reads them
+    parts = torch.einsum("ktn,ktc->nc", V, coefs)  # [p*p, p]: the chosen frequencies' parts summed (progress._on
+    return (logits.double() - parts).to(logits.dtype)  # keeps them apart per k: 5x the memory, 10x the time here
 
 
 def excluded_loss(logits: torch.Tensor, answer: torch.Tensor, train_mask, ks, operation: str = "add") -> float:
