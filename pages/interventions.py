@@ -14,24 +14,32 @@ keys = cache.final_key_freqs(sel.series_id)
 names = ", ".join(map(str, keys)) or "none"
 
 KIND_NAMES = {"embedding": "(a) embedding", "logits": "(b) logits", "neurons": "(c) MLP neurons"}
-WHAT = {"default": "all keys vs one", "chosen": "chosen k"}
+WHAT = {"default": "all keys vs one", "chosen": "chosen k", "neurons": "chosen neurons"}
 c1, c2, c3 = st.columns([4, 3, 2])
 kind = state.choice_control("cut", "Remove", list(KINDS), "logits", format_func=KIND_NAMES.get, container=c1,
                             help="(a) projects the number rows of W_E off cos/sin(2πkx/p); (b) removes each answer's "
                                  "cos/sin(w_k(x+y)) part of the logits, as the excluded loss does; (c) zeroes the MLP "
                                  "neurons whose activation is mostly frequency k (its cluster).")
-what = state.choice_control("remove", "Which", list(WHAT), "default", format_func=WHAT.get, container=c2)
+whats = list(WHAT) if kind == "neurons" else ["default", "chosen"]  # neurons by number: only for (c)
+what = state.choice_control("remove", "Which", whats, "default", format_func=WHAT.get, container=c2)
 ks: list[int] = []
+neurons: list[int] = []
 if what == "chosen":
     ks = state.int_list_control("k", "Frequencies k", 1, n_freq, keys[-1:] or [1], max_len=n_freq, container=c3,
-                                help=f"Frequencies 1–{n_freq}, separated by commas.")
+                                help=f"Frequencies 1–{n_freq}, separated by commas"
+                                     + (": their clusters of neurons are zeroed." if kind == "neurons" else "."))
+elif what == "neurons":
+    d_mlp = sel.cfg.d_mlp
+    neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, 7),
+                                     max_len=d_mlp, container=c3, help=f"Neuron numbers 0–{d_mlp - 1}, separated "
+                                                                       "by commas.")
 if not keys and what == "default":
     st.warning("This run has no key frequencies to remove; choose frequencies instead.", icon=":material/info:")
     view.done()
     st.stop()
 
 with st.spinner("Cutting and scoring every sum…"):
-    r = cache.interventions(sel.series_id, sel.step, kind, tuple(ks))
+    r = cache.interventions(sel.series_id, sel.step, kind, tuple(ks), tuple(neurons))
 before = r.before
 
 intro = {
@@ -39,7 +47,8 @@ intro = {
                  "whole model runs again on all sums.",
     "logits": "Every answer's logit loses its cos(w_k(x + y)) and sin(w_k(x + y)) parts over all sums: the cut of the "
               "paper's excluded loss.",
-    "neurons": "The MLP neurons that mostly carry frequency k (its cluster, read at this step) are switched off.",
+    "neurons": "The chosen MLP neurons are switched off." if neurons else
+               "The MLP neurons that mostly carry frequency k (its cluster, read at this step) are switched off.",
 }[kind]
 lines = []
 for cut in r.cuts:

@@ -142,6 +142,11 @@ def test_interventions_default_comparison_and_deep_link():
     assert label.startswith("after removing the ") and label.endswith(" neurons of frequency 8")
     assert dict(at.query_params) == {"series": "default", "step": "25000", "cut": "neurons", "remove": "chosen",
                                      "k": "8", "map": "0"}
+    at = page("interventions", {"step": "25000", "cut": "neurons", "remove": "neurons", "neurons": "3,17,9999"})
+    clean(at)
+    assert at.query_params["neurons"] == "3,17,511"  # out of range: clamped, with a notice
+    assert "The link asked for" in " ".join(w.value for w in at.warning)
+    assert "removing 3 neurons takes test accuracy from 100% to 100%" in text(at).lower()
     early = page("interventions", {"step": "1400", "cut": "bogus"})
     clean(early)
     assert "cut = “bogus”" in " ".join(w.value for w in early.warning)

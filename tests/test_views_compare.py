@@ -117,3 +117,12 @@ def test_cut_reading_known_answers():
     mid = cut(0.8, 0.6)
     assert mid.kept == pytest.approx(0.75) and not mid.broke and not mid.survived
     assert cut(0.0, 0.0).kept == 1.0  # nothing to lose
+
+
+def test_interventions_reading_zeroes_exactly_the_neurons_chosen(bundled):
+    """Neurons by number: the cut is those neurons; zeroing a few of 512 leaves a grokked model standing."""
+    last = int(bundled.steps[-1])
+    r = ivv.interventions_at(bundled.params_at(last), bundled.model_cfg, bundled.train_mask, last, KEYS, "neurons",
+                             neurons=(3, 17, 250))
+    assert len(r.cuts) == 1 and r.cuts[0].result.removed == (3, 17, 250) and r.cuts[0].result.label == "3 neurons"
+    assert r.cuts[0].survived

@@ -251,9 +251,11 @@ def correctness(series_id: str, step: int) -> interventions_view.CorrectnessRead
                                                                      at.series.train_cfg.operation))
 
 
-def interventions(series_id: str, step: int, kind: str, ks: tuple[int, ...]) -> interventions_view.InterventionsReading:
+def interventions(series_id: str, step: int, kind: str, ks: tuple[int, ...],
+                  neurons: tuple[int, ...] = ()) -> interventions_view.InterventionsReading:
     keys = tuple(final_key_freqs(series_id))  # in the script thread: a Streamlit cache
-    return _per_step("interventions", series_id, step, (kind, tuple(int(k) for k in ks), keys),
-                     lambda at, s, kind, ks, keys: interventions_view.interventions_at(
+    return _per_step("interventions", series_id, step,
+                     (kind, tuple(int(k) for k in ks), keys, tuple(int(n) for n in neurons)),
+                     lambda at, s, kind, ks, keys, neurons: interventions_view.interventions_at(
                          at.params(s), at.series.model_cfg, at.series.train_mask, s, keys, kind, ks,
-                         at.series.train_cfg.operation))
+                         at.series.train_cfg.operation, neurons))

@@ -85,15 +85,18 @@ def _chosen_cut(kind: str, ks: list[int], params, cfg, cache, train_mask, operat
 
 
 def interventions_at(params, cfg: ModelConfig, train_mask, step: int, key_freqs, kind: str = "logits", ks=(),
-                     operation: str = "add") -> InterventionsReading:
+                     operation: str = "add", neurons=()) -> InterventionsReading:
     """The cuts at one checkpoint: with ks empty, all key frequencies and then just one (default_comparison);
-    else the frequencies ks (for kind "neurons": the neurons clustered on them). Each with its map after."""
+    else the frequencies ks (for kind "neurons": the neurons clustered on them). Each with its map after.
+    kind "neurons" with `neurons` given: exactly those neurons zeroed."""
     if kind not in KINDS:
         raise ValueError(f"unknown intervention {kind!r}; expected one of {KINDS}")
     keys, ks = [int(k) for k in key_freqs], [int(k) for k in ks]
     cache = grid_cache(params, cfg)
     before = corr.correctness_map(cache, train_mask, step, operation)
-    if ks:
+    if kind == "neurons" and len(neurons):
+        results = [iv.intervene(kind, [int(n) for n in neurons], params, cfg, cache, train_mask, operation, keys)]
+    elif ks:
         results = [_chosen_cut(kind, ks, params, cfg, cache, train_mask, operation, keys)]
     else:
         results = iv.default_comparison(kind, params, cfg, cache, train_mask, keys, operation)
