@@ -4,6 +4,7 @@ import streamlit as st
 
 from grok_core import plots
 from grok_core.phases import Phase
+from grok_core.plots import correctness as correctness_plots
 from grok_core.views.curves import curves_at
 from ui import cache, view
 
@@ -38,4 +39,25 @@ with left:
     view.chart(plots.loss_curves(m, sel.step, spans), "loss-curves")
 with right:
     view.chart(plots.accuracy_curves(m, sel.step, spans), "accuracy-curves")
+# The correctness map: every sum of the grid at this step, right or wrong, train or test.
+cm = cache.correctness(sel.series_id, sel.step)
+counts = cm.cmap.counts
+said = view.say(
+    cm.level,
+    f"The model gets {cm.cmap.train_acc:.0%} of its training sums right (blue) but only {cm.cmap.test_acc:.0%} of the "
+    f"others (orange; chance is 1 in {sel.cfg.p}): "
+    + ("it has memorised a look-up table." if cm.memorised else "it is still learning even the training sums."),
+    f"The test cells are filling in: {counts['test, right']:,} of the {counts['test, right'] + counts['test, wrong']:,} "
+    f"unseen sums are right ({cm.cmap.test_acc:.0%}), the rest still wrong.",
+    f"Almost every cell is right: {cm.cmap.test_acc:.1%} of the unseen sums and {cm.cmap.train_acc:.1%} of the "
+    "training sums. The model computes the sum instead of looking it up.",
+)
+m1, m2 = st.columns([2, 3])
+with m1:
+    st.markdown("#### Which sums are right")
+    st.markdown(f"Each cell is one sum x + y (x across, y up), coloured by train or test and, dark or pale, by right "
+                f"or wrong at step {sel.step:,}. Memorisation is right on the training cells only; grokking fills in "
+                f"the test cells. {said}")
+with m2:
+    view.chart(correctness_plots.correctness_map(cm.cmap, height=460), "correctness-map")
 view.done()

@@ -3,6 +3,8 @@
 import streamlit as st
 
 from grok_core import plots
+from grok_core.plots import compare as compare_plots
+from grok_core.views.compare import omnigrok_at
 from grok_core.views.progress import Stage, progress_at
 from ui import cache, view
 
@@ -34,4 +36,13 @@ if at.rise_worth_telling:
 st.markdown(now)
 view.chart(plots.progress_losses(prog, sel.series.metrics, sel.step, spans), "progress-losses")
 view.chart(plots.progress_panels(prog, sel.step, spans), "progress-panels")
+# Omnigrok's view (Liu et al. 2023): the same run's losses against its weight norm.
+w = omnigrok_at(prog, sel.step)
+st.markdown(
+    f"**Loss against weight norm.** Omnigrok plots the losses against the sum of squared weights: with weight decay "
+    f"the run moves to smaller weights as it generalises. Here the sum of squares is {w.now:,.0f} at step "
+    f"{sel.step:,}, {w.ratio_to_peak:.0%} of its largest so far, {w.peak:,.0f} at step {w.peak_step:,}"
+    + (", and it is falling with the test loss." if w.shrinking else ".")
+)
+view.chart(compare_plots.loss_vs_weight_norm([("this run", prog, sel.step)]), "loss-vs-weight-norm")
 view.done()

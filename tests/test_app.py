@@ -19,7 +19,7 @@ TIMEOUT = 120  # the first run of a page computes per-series results (key freque
 
 # page -> the figures it shows with its default controls: title prefix, and whether the title names the step
 PAGES = {
-    "curves": [("Loss (log scale)", True), ("Accuracy", True)],
+    "curves": [("Loss (log scale)", True), ("Accuracy", True), ("Which sums the model gets right", True)],
     "inputs": [("One-hot input (114×3)", False), ("Embedding W_E · one-hot (128×3)", True),
                ("The model's answer:", True)],
     "waves": [("MLP neurons with x = 0 fixed", True)],
@@ -29,7 +29,8 @@ PAGES = {
     "crests": [("Logit of answer 7", True), ("Diagonal means", True)],
     "attention": [("Attention from '=' to x, per head", True), ("Attention to x averaged over y", True)],
     "progress": [("Progress measures: restricted and excluded loss", True),
-                 ("Weights, frequency concentration and key frequencies", True)],
+                 ("Weights, frequency concentration and key frequencies", True),
+                 ("Loss against the sum of squared weights", False)],
     "about": [],
     "train": [],
 }

@@ -21,6 +21,8 @@ from grok_core.analysis import progress as prog
 from grok_core.model import grid_attention, grid_cache
 from grok_core.series import JSON_NAME, Series
 from grok_core.views import attention, crests, embeddings, inputs, reference, surfaces, waves
+from grok_core.views import compare as compare_view
+from grok_core.views import interventions as interventions_view
 
 from . import sources
 from .prefetch import StepStore
@@ -232,3 +234,28 @@ def progress(series_id: str, n_steps: int) -> dict[str, np.ndarray]:
 @st.cache_data(max_entries=8, show_spinner="Computing this neuron at checkpoints across training…")
 def neuron_over_training(series_id: str, neuron: int, n_frames: int = 16) -> list[tuple[int, np.ndarray]]:
     return surfaces.frames_over_training(series(series_id), neuron, n_frames)
+
+
+# -- compare, correctness map, interventions (grok_core.views.compare / .interventions) ----------
+@st.cache_data(max_entries=64, show_spinner=False)
+def comparison(id_a: str, id_b: str, step: int, mode: str) -> compare_view.CompareReading:
+    """Runs A and B aligned for step `step` of A; a few ms once both runs' key frequencies are known."""
+    runs = [(i, choice(i).title if choice(i) else i, series(i), final_key_freqs(i)) for i in (id_a, id_b)]
+    return compare_view.compare_at(runs[0], runs[1], int(step), mode)
+
+
+def correctness(series_id: str, step: int) -> interventions_view.CorrectnessReading:
+    return _per_step("correctness", series_id, step, (),
+                     lambda at, s: interventions_view.correctness_at(at.params(s), at.series.model_cfg,
+                                                                     at.series.train_mask, s,
+                                                                     at.series.train_cfg.operation))
+
+
+def interventions(series_id: str, step: int, kind: str, ks: tuple[int, ...],
+                  neurons: tuple[int, ...] = ()) -> interventions_view.InterventionsReading:
+    keys = tuple(final_key_freqs(series_id))  # in the script thread: a Streamlit cache
+    return _per_step("interventions", series_id, step,
+                     (kind, tuple(int(k) for k in ks), keys, tuple(int(n) for n in neurons)),
+                     lambda at, s, kind, ks, keys, neurons: interventions_view.interventions_at(
+                         at.params(s), at.series.model_cfg, at.series.train_mask, s, keys, kind, ks,
+                         at.series.train_cfg.operation, neurons))

@@ -47,9 +47,11 @@ NAV = {
         Link("pages/crests.py", "Crests: x + y ≡ c", ":material/stacked_line_chart:"),
         Link("pages/attention.py", "Attention", ":material/visibility:"),
         Link("pages/progress.py", "Progress measures", ":material/trending_up:"),
+        Link("pages/interventions.py", "Interventions", ":material/content_cut:"),
     ],
     "More": [
         Link("pages/about.py", "About", ":material/info:"),
+        Link("pages/compare.py", "Compare runs", ":material/compare:"),
         Link("pages/train.py", "Train & publish", ":material/model_training:"),
         Link("pages/phase_diagram.py", "Phase diagram", ":material/grid_view:"),
     ],

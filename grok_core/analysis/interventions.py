@@ -12,7 +12,6 @@ accuracy, removing one of several leaves it standing (the others still carry the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +21,7 @@ from ..config import ModelConfig
 from ..data import labels as make_labels
 from ..model import grid_forward
 from .fourier import basis_tensor, neuron_frequencies
+from .progress import trig_directions, trig_losses, trig_parts
 
 KINDS = ("embedding", "logits", "neurons")
 
@@ -92,32 +92,35 @@ def embedding_without(params, cfg: ModelConfig, ks) -> dict[str, torch.Tensor]:
     return out
 
 
-# -- (b) the logits: the paper's excluded-loss projection ------------------------------------------
-def sum_directions(p: int, ks, answer: torch.Tensor) -> torch.Tensor:
-    """Unit vectors cos(w_k s), sin(w_k s) over the p² problems, s = each problem's answer (x + y mod p): [2 len(ks), p*p].
+# -- (b) the logits: the paper's excluded-loss projection (one definition, in analysis.progress) --------
+def sum_directions(p: int, ks, operation: str = "add") -> torch.Tensor:
+    """Unit vectors cos(w_k s), sin(w_k s) over the p² problems, s = each problem's answer: [2 len(ks), p*p].
 
-    cos(w_k(x + y)) equals cos(w_k((x + y) mod p)) for integer k, so the answers serve for any grid order.
-    For 0 < k < p/2 the 2·len(ks) vectors are orthonormal over the grid.
+    progress.trig_directions (the paper's cos/sin(w_k(x+y)) directions), flattened; orthonormal for 0 < k < p/2.
     """
-    s = answer.double()  # [p*p]
-    vs = []
-    for k in ks:
-        w = 2 * math.pi * int(k) / p
-        vs += [torch.cos(w * s), torch.sin(w * s)]
-    V = torch.stack(vs) if vs else torch.zeros(0, answer.numel(), dtype=torch.float64)
-    return V / V.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    if not len(ks):
+        return torch.zeros(0, p * p, dtype=torch.float64)
+    return trig_directions(p, [int(k) for k in ks], operation).reshape(-1, p * p)
 
 
-def logits_without(logits: torch.Tensor, answer: torch.Tensor, ks) -> torch.Tensor:
-    """Logits [p*p, p] with each answer's column projected off cos/sin(w_k(x+y)) for each k in ks (in logits' dtype)."""
-    p = logits.shape[-1]
-    V = sum_directions(p, ks, answer).to(logits.dtype)  # [2n, p*p]
-    return logits - V.T @ (V @ logits)  # [p*p, p]
+def logits_without(logits: torch.Tensor, ks, operation: str = "add") -> torch.Tensor:
+    """Logits [p*p, p] with each answer's column projected off cos/sin(w_k(x+y)) for each k in ks (in logits' dtype).
+
+    The projection of the paper's excluded loss: progress.trig_directions and trig_parts, the parts subtracted.
+    """
+    ks = [int(k) for k in ks]
+    if not ks:
+        return logits.clone()
+    V = trig_directions(logits.shape[-1], ks, operation)  # [n, 2, p*p]
+    coefs = trig_parts(logits[None], V)[0]  # [n, 2, p]: each answer's coefficients, as the excluded loss reads them
+    parts = torch.einsum("ktn,ktc->nc", V, coefs)  # [p*p, p]: the chosen frequencies' parts summed (progress._on
+    return (logits.double() - parts).to(logits.dtype)  # keeps them apart per k: 5x the memory, 10x the time here
 
 
-def excluded_loss(logits: torch.Tensor, answer: torch.Tensor, train_mask, ks) -> float:
-    """Nanda et al.'s excluded loss: train-set cross-entropy after `logits_without` removes the key frequencies."""
-    return scores(logits_without(logits, answer, ks), answer, train_mask).train_loss
+def excluded_loss(logits: torch.Tensor, answer: torch.Tensor, train_mask, ks, operation: str = "add") -> float:
+    """Nanda et al.'s excluded loss (progress.trig_losses): train-set cross-entropy with the frequencies ks removed."""
+    train = torch.as_tensor(np.asarray(train_mask, dtype=bool))
+    return float(trig_losses(logits[None], answer, train, [int(k) for k in ks], operation)["excluded_loss"][0])
 
 
 # -- (c) the MLP ---------------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def intervene(kind: str, removed, params, cfg: ModelConfig, cache, train_mask, o
     if kind == "embedding":
         after = grid_forward(embedding_without(params, cfg, removed), cfg)
     elif kind == "logits":
-        after = logits_without(logits, answer, removed)
+        after = logits_without(logits, removed, operation)
     else:
         after = logits_without_neurons(cache, params, removed)
     predicted = after.argmax(-1)

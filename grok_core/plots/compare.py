@@ -29,11 +29,11 @@ def compare_curves(runs: list[tuple[str, dict, int]], metric: str = "loss"):
             data.append(line_trace(m["step"], m[f"{split}_{metric}"], f"{name}: {split}", color, dash=dash, hover=hover,
                               legendgroup=name))
         shapes.append(_step_line(step, color))
-    steps = " · ".join(f"{name} at step {int(step):,}" for name, _, step in runs)
+    steps = " · ".join(f"{name} at {int(step):,}" for name, _, step in runs)  # short: two charts share a row
     if metric == "loss":
-        title, ytitle, yaxis = "Loss of both runs (log scale)", "cross-entropy loss", {"type": "log"}
+        title, ytitle, yaxis = "Loss (log scale)", "cross-entropy loss", {"type": "log"}
     else:
-        title, ytitle, yaxis = "Accuracy of both runs", "accuracy", {"range": [0, 1.05], "tickformat": ".0%"}
+        title, ytitle, yaxis = "Accuracy", "accuracy", {"range": [0, 1.05], "tickformat": ".0%"}
     layout = base_layout(f"{title} — {steps}", None, "training step", ytitle, height=400, yaxis=yaxis,
                      hovermode="x unified", legend=legend_below(-0.3), shapes=shapes)
     return figure(data, layout)
