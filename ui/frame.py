@@ -17,11 +17,14 @@ from urllib.parse import urlparse
 import numpy as np
 import streamlit as st
 
+from grok_core import hub
 from grok_core.hub import SourceError
 from grok_core.phases import Phase, phase_at
 from grok_core.series import SeriesError
 
-from . import cache, state
+from . import cache, sources, state
+from .safe import plain
+from .sources import Choice
 
 PLAY_INTERVAL_S = 0.2  # while playing, one checkpoint at most this often
 PHASE_BADGE = {Phase.MEMORISING: "orange", Phase.CIRCUIT_FORMING: "blue", Phase.CLEANUP: "violet",
@@ -65,41 +68,126 @@ def navigation() -> None:
 
 
 # -- series -------------------------------------------------------------------------------------
+HUB_FIELD = "hub_field"  # the sidebar's "Open from the Hugging Face Hub" text
+_HUB_OPENED = "_hub_opened"  # series id -> Choice: the Hub repos opened in this session (they join the picker)
+_HUB_ASKED = "_hub_asked"  # the field's text when Open was pressed, handled at the top of the next run
+_HUB_DONE = "_hub_links_done"  # ?hub= values handled in this session (a link opens its repo once)
+
+
 def _stop_playing() -> None:
     st.session_state.playing = False
     st.session_state.pop("_play_to", None)
 
 
+def _ask_hub() -> None:
+    st.session_state[_HUB_ASKED] = st.session_state.get(HUB_FIELD, "")
+
+
+def _hub_wanted() -> str | None:
+    """The Hub repo to open in this run: the field's, else a ?hub= link not handled yet in this session."""
+    ss = st.session_state
+    if ss.get(_HUB_ASKED) is not None:
+        return ss[_HUB_ASKED]
+    try:
+        raw = st.query_params.get("hub")
+    except Exception:  # never let a malformed URL break a page
+        raw = None
+    return None if raw is None or raw in ss.get(_HUB_DONE, ()) else str(raw)
+
+
+def _size(n: float, total: float) -> str:
+    return f"{n / 1e6:,.{1 if total >= 1e7 else 2}f} MB"
+
+
+def _progress_text(done: int, total: int, message: str) -> str:
+    """The bar's text: what hub.open_hub is doing (as text) and, while downloading, MB done of MB total."""
+    if message.startswith("downloading") and total:
+        return f"{plain(message, 120)} · {_size(done, total)} of {_size(total, total)}"
+    return plain(message, 120)
+
+
+def _open_hub(spec: str) -> Choice | None:
+    """Open a Hub repo (downloaded once, with a progress bar); its Choice, or None after one sentence saying why not.
+
+    Marks the request handled either way; a run interrupted by the student's next click leaves it pending,
+    so the next run resumes the download.
+    """
+    bar = st.progress(0.0, text=f"Opening {plain(spec, 100)} from the Hugging Face Hub…")
+    try:
+        _, details = hub.open_hub(spec, progress=lambda done, total, msg: bar.progress(
+            min(1.0, done / total) if total else 0.0, text=_progress_text(done, total, msg)))
+        c = sources.hub_choice(details)
+    except SourceError as e:  # one sentence, starting with the repo id
+        c, why = None, str(e)
+    except (SeriesError, OSError) as e:  # open_hub reports these as SourceError; kept as a safety net
+        c, why = None, f"{spec}: {e}"
+    bar.empty()
+    ss = st.session_state
+    ss.pop(_HUB_ASKED, None)
+    ss.setdefault(_HUB_DONE, set()).update({spec} | ({c.hub_spec} if c else set()))
+    if c is None:
+        st.error(plain(why, 400), icon=":material/cloud_off:")
+        ss[HUB_FIELD] = spec  # there to correct, or to try again
+        return None
+    ss.setdefault(_HUB_OPENED, {})[c.id] = c
+    ss["series"] = c.id
+    ss[HUB_FIELD] = ""
+    _stop_playing()
+    return c
+
+
+def hub_field() -> None:
+    """The sidebar's "Open from the Hugging Face Hub" field: owner/name[@revision] or a huggingface.co link."""
+    with st.sidebar.form("hub_form", border=False, enter_to_submit=True):
+        left, right = st.columns([4, 1], vertical_alignment="bottom", gap="small")
+        left.text_input("Open from the Hugging Face Hub", key=HUB_FIELD, placeholder="owner/name@revision",
+                        help="A model repo on the Hugging Face Hub holding a checkpoint series (or a checkpoint file "
+                             "this app converts): owner/name, owner/name@branch-tag-or-commit, or its huggingface.co "
+                             "link. It downloads once and then opens offline. To send someone a run, add "
+                             "?hub=owner/name to this app's address.")
+        right.form_submit_button("", icon=":material/download:", key="hub_open", on_click=_ask_hub, help="Open it",
+                                 width="stretch")
+
+
 def series_picker():
-    """The series selectbox; opens (downloads) the chosen series, falling back to the bundled one with a message."""
+    """The series selectbox and the Hub field; opens (downloads) the chosen series, falling back with a message.
+
+    A Hub repo opened from the field or from ?hub= joins the picker for the session and is shown; the URL then
+    holds ?hub=owner/name[@revision] instead of ?series=, until another series is picked.
+    """
     choices, manifest_errors = cache.catalog()
     for m in manifest_errors:
         state.notice(f"Manifest problem: {m}")
+    if (spec := _hub_wanted()) is not None:
+        _open_hub(spec)  # on failure the app stays on the series it was showing
+    choices = [*choices, *st.session_state.get(_HUB_OPENED, {}).values()]
     ids = [c.id for c in choices]
-    titles = {c.id: c.title + ("" if c.offline else f" (download{f' {c.size_mb:.0f} MB' if c.size_mb else ''})")
-              for c in choices}
+    titles = {c.id: c.label for c in choices}
     if "_series_fallback" in st.session_state:  # the series chosen last run could not be opened
         st.session_state["series"] = st.session_state.pop("_series_fallback")
     state.seed("series", ids[0], str, state.one_of(ids, ids[0]), "series", fmt=lambda i: f"“{titles[i]}”")
     series_id = st.sidebar.selectbox("Series", ids, format_func=titles.get, key="series", on_change=_stop_playing,
                                      help="Which training run to explore. Runs from the Hugging Face Hub download "
                                           "once.")
+    c = next((c for c in choices if c.id == series_id), None)
+    if c is not None and c.hub_spec is not None:
+        st.sidebar.caption(plain(c.description, 300))  # which repo, commit and file the series was read from
+    hub_field()
 
     def fall_back(why: str):
         msg = f"Could not open “{titles.get(series_id, series_id)}”: {why}"
         if series_id == ids[0]:  # the default itself: nothing to fall back to
-            st.error(msg, icon=":material/error:")
+            st.error(plain(msg, 400), icon=":material/error:")
             st.stop()
         st.session_state["_series_error"] = msg
         st.session_state["_series_fallback"] = ids[0]
         st.rerun()
 
-    c = cache.choice(series_id)
     if c is not None and not c.offline:
-        bar = st.progress(0.0, text=f"Fetching {c.title}…")
+        bar = st.progress(0.0, text=f"Fetching {plain(c.title, 100)}…")
         try:
             cache.open_choice(c, progress=lambda done, total, msg: bar.progress(
-                min(1.0, done / total) if total else 0.0, text=msg))
+                min(1.0, done / total) if total else 0.0, text=_progress_text(done, total, msg)))
             cache.catalog.clear()
         except SourceError as e:
             fall_back(str(e))
@@ -109,8 +197,11 @@ def series_picker():
     except (SourceError, SeriesError, OSError) as e:
         fall_back(str(e))
     if msg := st.session_state.pop("_series_error", None):
-        st.error(msg, icon=":material/cloud_off:")
-    state.shown("series", series_id)
+        st.error(plain(msg, 400), icon=":material/cloud_off:")
+    if c is not None and c.hub_spec is not None:
+        state.shown("series", series_id, lambda _: c.hub_spec, url_key="hub")
+    else:
+        state.shown("series", series_id)
     return series_id, series
 
 
