@@ -130,7 +130,8 @@ def test_field_is_in_the_sidebar(olah):
     at = app()
     field = at.sidebar.text_input(key="hub_field")
     assert field.label == "Open from the Hugging Face Hub" and field.value == ""
-    assert "?hub=owner/name" in field.help
+    assert at.sidebar.expander[0].label == "Open from the Hugging Face Hub"
+    assert any("?hub=owner/name" in c.value for c in at.sidebar.caption)
     assert at.sidebar.button(key="hub_open")
 
 
@@ -290,3 +291,40 @@ def test_progress_text_gives_the_sizes_then_the_conversion(repos, monkeypatch):
     mb = f"{TL_DEMO.stat().st_size / 1e6:.2f} MB"
     assert text(texts[-1]) == "converting checkpoint 6/6 (step 300)", texts[-3:]
     assert f"downloading grokking_demo.pth from org/tl-demo · {mb} of {mb}" in [text(t) for t in texts]
+
+
+# -- in a real browser: `streamlit run` against olah, seen by Debian's headless chromium ---------------------
+@pytest.mark.browser
+def test_browser_opens_a_hub_link_end_to_end(repos, olah, tmp_path):
+    """/?hub=owner/name in chromium: the root URL hands the link to the curves page, the repo downloads from olah
+    and its view is drawn; the URL keeps hub= (and the step); picking another series drops it."""
+    from live_app import CHROMIUM, CHROMIUM_ARGS, running_app
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    commit = olah.commit("alice/browser", series_files(make_series(tmp_path / "s", (0, 10, 20, 30, 40), "browser")))
+    done = """(step) => { const a = document.querySelector('[data-testid="stApp"]');
+      if (!a || a.dataset.testScriptState !== 'notRunning') return false;
+      return [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.endsWith('step ' + step)); }"""
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(tmp_path / "hf" / "hub"),
+           "HF_ASSETS_CACHE": str(tmp_path / "hf" / "assets"), "HF_ENDPOINT": olah.url}
+    with running_app(env=env) as (base, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/?hub=alice/browser")
+        page.wait_for_function(done, arg=40, polling="raf", timeout=120_000)
+        assert "/curves?" in page.url and "hub=alice%2Fbrowser" in page.url and "series=" not in page.url
+        picked = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input').first.input_value()
+        assert "Hub: alice/browser" in picked, picked
+        said = page.locator('[data-testid="stSidebar"]').inner_text().replace(ZWSP, "")
+        assert f"alice/browser at main (commit {commit[:7]}): series.json" in said, said
+        assert page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0
+        page.keyboard.press("Escape")
+        slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type=range]').first
+        slider.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function(done, arg=30, polling="raf", timeout=60_000)
+        page.wait_for_function("() => location.search.includes('step=30')", timeout=30_000)
+        assert "hub=alice%2Fbrowser" in page.url
+        browser.close()

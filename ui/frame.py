@@ -137,16 +137,19 @@ def _open_hub(spec: str) -> Choice | None:
 
 
 def hub_field() -> None:
-    """The sidebar's "Open from the Hugging Face Hub" field: owner/name[@revision] or a huggingface.co link."""
-    with st.sidebar.form("hub_form", border=False, enter_to_submit=True):
-        left, right = st.columns([4, 1], vertical_alignment="bottom", gap="small")
-        left.text_input("Open from the Hugging Face Hub", key=HUB_FIELD, placeholder="owner/name@revision",
-                        help="A model repo on the Hugging Face Hub holding a checkpoint series (or a checkpoint file "
-                             "this app converts): owner/name, owner/name@branch-tag-or-commit, or its huggingface.co "
-                             "link. It downloads once and then opens offline. To send someone a run, add "
-                             "?hub=owner/name to this app's address.")
-        right.form_submit_button("", icon=":material/download:", key="hub_open", on_click=_ask_hub, help="Open it",
-                                 width="stretch")
+    """The sidebar's "Open from the Hugging Face Hub" field (folded, so the step control stays in view): owner/name,
+    owner/name@revision or a huggingface.co link; Enter or the button opens it."""
+    with st.sidebar.expander("Open from the Hugging Face Hub",
+                             expanded=bool(st.session_state.get(HUB_FIELD))):
+        with st.form("hub_form", border=False, enter_to_submit=True):
+            left, right = st.columns([5, 1], vertical_alignment="center", gap="small")
+            left.text_input("Open from the Hugging Face Hub", key=HUB_FIELD, placeholder="owner/name@revision",
+                            label_visibility="collapsed")
+            right.form_submit_button("", icon=":material/download:", key="hub_open", on_click=_ask_hub,
+                                     help="Open this repo", width="stretch")
+        st.caption("A model repo holding a checkpoint series, or one checkpoint file this app converts: owner/name, "
+                   "owner/name@revision (branch, tag or commit) or its huggingface.co link. It downloads once, then "
+                   "opens offline. To send someone a run, add ?hub=owner/name to this app's address.")
 
 
 def series_picker():
