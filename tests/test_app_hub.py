@@ -295,7 +295,7 @@ def test_progress_text_gives_the_sizes_then_the_conversion(repos, monkeypatch):
 
 # -- in a real browser: `streamlit run` against olah, seen by Debian's headless chromium ---------------------
 @pytest.mark.browser
-def test_browser_opens_a_hub_link_end_to_end(repos, olah, tmp_path):
+def test_browser_opens_a_hub_link_end_to_end(olah, tmp_path):
     """/?hub=owner/name in chromium: the root URL hands the link to the curves page, the repo downloads from olah
     and its view is drawn; the URL keeps hub= (and the step); picking another series drops it."""
     from live_app import CHROMIUM, CHROMIUM_ARGS, running_app
