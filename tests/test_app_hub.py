@@ -135,48 +135,66 @@ def test_field_is_in_the_sidebar(olah):
     assert at.sidebar.button(key="hub_open")
 
 
-def test_hub_link_opens_a_native_series_keeps_hub_in_the_url_and_opens_offline(repos, monkeypatch):
+def test_hub_link_opens_a_native_series_keeps_hub_in_the_url_and_opens_offline(repos, olah, tmp_path, monkeypatch):
+    c1 = repos["alice/link"]
     at = app({"hub": "alice/link"})
-    shows(at, "hub:alice/link", 20)
+    shows(at, f"hub:alice/link@{c1}", 20)  # the id pins the commit; the URL says what the link said
     assert not at.error and not at.warning
     assert dict(at.query_params) == {"hub": "alice/link", "step": "20"}
-    assert at.sidebar.selectbox(key="series").format_func("hub:alice/link") == "Hub: alice/link"
+    assert at.sidebar.selectbox(key="series").format_func(f"hub:alice/link@{c1}") == "Hub: alice/link"
     said = [text(c.value) for c in at.sidebar.caption]
-    assert f"alice/link at main (commit {repos['alice/link'][:7]}): series.json, a grok_core series" in said
+    assert f"alice/link at main (commit {c1[:7]}): series.json, a grok_core series" in said
     at.select_slider(key="step").set_value(10).run()
-    shows(at, "hub:alice/link", 10)
+    shows(at, f"hub:alice/link@{c1}", 10)
     assert dict(at.query_params) == {"hub": "alice/link", "step": "10"}
     at = at.switch_page("pages/waves.py").run()  # another view: the same series, the URL still says hub=
-    shows(at, "hub:alice/link", 10)
+    shows(at, f"hub:alice/link@{c1}", 10)
     assert at.query_params["hub"] == "alice/link"
     at.selectbox(key="series").set_value("default").run()  # another series: hub= goes
     assert "hub" not in at.query_params and at.query_params["series"] == "default"
-    # a branch by link; then, with the network gone, both open again from the cache
+    # a branch by link
     at = app({"hub": "alice/link@exp"})
-    shows(at, "hub:alice/link@exp", 5)
+    shows(at, f"hub:alice/link@{repos['alice/link@exp']}", 5)
     assert at.query_params["hub"] == "alice/link@exp"
+    # a new commit on main: the link opens it (the Hub is asked for the branch's latest commit)
+    c2 = olah.commit("alice/link", series_files(make_series(tmp_path / "v2", (0, 10, 20, 30), "v2")), message="more")
+    at = app({"hub": "alice/link"})
+    shows(at, f"hub:alice/link@{c2}", 30)
+    # the Hub unreachable (a closed port): the copy downloaded before opens, and a notice says so
+    from live_app import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", closed + "/{repo_id}/resolve/{revision}/{filename}")
+    at = app({"hub": "alice/link"})
+    shows(at, f"hub:alice/link@{c2}", 30)
+    assert not at.error
+    said = " ".join(text(w.value) for w in at.warning)
+    assert said.startswith("alice/link: ") and f"; showing the copy downloaded before (commit {c2[:7]})." in said, said
+    # offline mode: both open from the cache, without a word
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    assert hub.cached("alice/link").commit == repos["alice/link"]
-    for spec, step in (("alice/link", 20), ("alice/link@exp", 5)):
+    assert hub.cached("alice/link").commit == c2
+    for spec, commit, step in (("alice/link", c2, 30), ("alice/link@exp", repos["alice/link@exp"], 5)):
         at = app({"hub": spec})
-        shows(at, f"hub:{spec}", step)
-        assert not at.error
+        shows(at, f"hub:alice/link@{commit}", step)
+        assert not at.error and not at.warning
 
 
 def test_field_opens_a_converted_pth_says_which_file_and_joins_the_picker(repos):
     at = open_in_field(app(), "https://huggingface.co/org/tl-demo")  # a pasted link works as owner/name
-    shows(at, "hub:org/tl-demo", 300)  # the demo's epochs 49..299, as optimizer steps 50..300
+    tl, field = f"hub:org/tl-demo@{repos['org/tl-demo']}", f"hub:alice/field@{repos['alice/field']}"
+    shows(at, tl, 300)  # the demo's epochs 49..299, as optimizer steps 50..300
     assert not at.error
     said = " ".join(text(c.value) for c in at.sidebar.caption)
     assert f"org/tl-demo at main (commit {repos['org/tl-demo'][:7]}): grokking_demo.pth, TransformerLens grokking " \
            "demo, converted" in said
     assert at.query_params["hub"] == "org/tl-demo" and at.text_input(key="hub_field").value == ""
     at = open_in_field(at, "alice/field")  # a second repo: both stay in the picker for the session
-    shows(at, "hub:alice/field", 30)
+    shows(at, field, 30)
     options = at.selectbox(key="series").options
     assert options[0].startswith("Bundled run") and options[-2:] == ["Hub: org/tl-demo", "Hub: alice/field"]
-    at.selectbox(key="series").set_value("hub:org/tl-demo").run()
-    shows(at, "hub:org/tl-demo", 50)  # the checkpoint nearest to the step shown before (30)
+    at.selectbox(key="series").set_value(tl).run()
+    shows(at, tl, 50)  # the checkpoint nearest to the step shown before (30)
     assert at.query_params["hub"] == "org/tl-demo"
     assert "Hub: org/tl-demo" not in app().selectbox(key="series").options  # another session has its own list
 
@@ -221,18 +239,18 @@ def test_a_failing_link_or_field_keeps_a_hub_series_shown(repos):
     assert at.selectbox(key="series").value == "default" and "hub" not in at.query_params
     assert at.text_input(key="hub_field").value == "nobody/nothing"
     at = open_in_field(at, "alice/prev")
-    shows(at, "hub:alice/prev", 20)
+    shows(at, f"hub:alice/prev@{repos['alice/prev']}", 20)
     at = open_in_field(at, "org/notes")  # the previous series is a Hub one: it stays, and so does its hub=
     one_sentence(at, FAILURES["org/notes"])
-    shows(at, "hub:alice/prev", 20)
+    shows(at, f"hub:alice/prev@{repos['alice/prev']}", 20)
     assert at.query_params["hub"] == "alice/prev"
 
 
 def test_no_local_path_or_unopened_repo_from_a_url(repos):
     """?series= takes only the ids the picker offers: a hub: id never opened in this session is not one."""
-    at = app({"series": "hub:alice/offline"})
+    at = app({"series": f"hub:alice/offline@{repos['alice/offline']}"})
     assert at.selectbox(key="series").value == "default" and not at.error
-    assert "series hub:alice/offline" in " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "series hub:alice/offline@" in " ".join(w.value for w in at.warning).replace("\\", "")
     at = app({"hub": "/etc/passwd"})
     one_sentence(at, "'/etc/passwd' is not a valid Hub repo id")
     assert sources.hub_choice_for_id("hub:../x") is None and sources.hub_choice_for_id("runs/x") is None
@@ -279,18 +297,21 @@ def test_a_local_entry_that_is_not_a_series_is_refused_not_offered_as_a_download
     assert not any("download 52 MB" in c.label for c in choices)
 
 
-def test_progress_text_gives_the_sizes_then_the_conversion(repos, monkeypatch):
-    """The bar's text for a real download and conversion (org/tl-demo's 6.5 MB file, in a cache of its own)."""
+def test_progress_text_gives_the_sizes_then_the_conversion(olah, tmp_path):
+    """The bar's text for a real download and conversion (a small file in TransformerLens's demo layout)."""
+    import test_convert as tc
+
     from ui import frame
 
-    home = Path(constants.HF_HOME).parent / "hf_home_progress"
-    for var, value in (("HF_HUB_CACHE", home / "hub"), ("HF_ASSETS_CACHE", home / "assets")):
-        monkeypatch.setattr(constants, var, str(value))
+    data = tc.make_tl_file(tmp_path / "run.pth")
+    olah.commit("org/progress", {"run.pth": tmp_path / "run.pth"})
     texts = []
-    hub.open_hub("org/tl-demo", progress=lambda done, total, msg: texts.append(frame._progress_text(done, total, msg)))
-    mb = f"{TL_DEMO.stat().st_size / 1e6:.2f} MB"
-    assert text(texts[-1]) == "converting checkpoint 6/6 (step 300)", texts[-3:]
-    assert f"downloading grokking_demo.pth from org/tl-demo · {mb} of {mb}" in [text(t) for t in texts]
+    hub.open_hub("org/progress", progress=lambda done, total, msg: texts.append(text(frame._progress_text(done, total,
+                                                                                                         msg))))
+    mb = f"{(tmp_path / 'run.pth').stat().st_size / 1e6:.2f} MB"
+    n, last = len(data["checkpoints"]), data["checkpoint_epochs"][-1] + 1
+    assert f"downloading run.pth from org/progress · {mb} of {mb}" in texts
+    assert texts[-1] == f"converting checkpoint {n}/{n} (step {last})", texts
 
 
 # -- in a real browser: `streamlit run` against olah, seen by Debian's headless chromium ---------------------

@@ -107,20 +107,29 @@ def _progress_text(done: int, total: int, message: str) -> str:
 
 
 def _open_hub(spec: str) -> Choice | None:
-    """Open a Hub repo (downloaded once, with a progress bar); its Choice, or None after one sentence saying why not.
+    """Open a Hub repo at its latest commit (downloaded once, with a progress bar); its Choice, or None after one
+    sentence saying why not. Where the Hub cannot be asked, a copy downloaded before opens, with a notice.
 
     Marks the request handled either way; a run interrupted by the student's next click leaves it pending,
     so the next run resumes the download.
     """
     bar = st.progress(0.0, text=f"Opening {plain(spec, 100)} from the Hugging Face Hub…")
+    report = lambda done, total, msg: bar.progress(  # noqa: E731
+        min(1.0, done / total) if total else 0.0, text=_progress_text(done, total, msg))
+    c = why = None
     try:
-        _, details = hub.open_hub(spec, progress=lambda done, total, msg: bar.progress(
-            min(1.0, done / total) if total else 0.0, text=_progress_text(done, total, msg)))
+        try:
+            _, details = hub.open_hub(spec, progress=report, refresh=True)  # offline mode: the cache, no request
+        except SourceError as e:
+            if hub.cached(spec) is None:
+                raise
+            _, details = hub.open_hub(spec)
+            state.notice(f"{e}; showing the copy downloaded before (commit {details.commit[:7]}).")
         c = sources.hub_choice(details)
     except SourceError as e:  # one sentence, starting with the repo id
-        c, why = None, str(e)
+        why = str(e)
     except (SeriesError, OSError) as e:  # open_hub reports these as SourceError; kept as a safety net
-        c, why = None, f"{spec}: {e}"
+        why = f"{spec}: {e}"
     bar.empty()
     ss = st.session_state
     ss.pop(_HUB_ASKED, None)
@@ -129,7 +138,10 @@ def _open_hub(spec: str) -> Choice | None:
         st.error(plain(why, 400), icon=":material/cloud_off:")
         ss[HUB_FIELD] = spec  # there to correct, or to try again
         return None
-    ss.setdefault(_HUB_OPENED, {})[c.id] = c
+    opened = ss.setdefault(_HUB_OPENED, {})
+    for old in [k for k, o in opened.items() if o.hub_spec == c.hub_spec]:  # an older commit of the same link
+        del opened[old]
+    opened[c.id] = c
     ss["series"] = c.id
     ss[HUB_FIELD] = ""
     _stop_playing()

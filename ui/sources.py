@@ -1,5 +1,5 @@
 """The series the picker offers: the bundled series first, the manifest's entries, series trained in this app,
-and Hugging Face Hub repos opened in this session (ids "hub:owner/name[@revision]")."""
+and Hugging Face Hub repos opened in this session (ids "hub:owner/name@<commit>")."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ HUB_PREFIX = "hub:"
 class Choice:
     """One series the picker offers."""
 
-    id: str  # a manifest id, "runs/<name>" for a series trained here, "hub:<spec>" for a repo opened by id
+    id: str  # a manifest id, "runs/<name>" for a series trained here, "hub:owner/name@<commit>" for a Hub repo
     title: str
     description: str
     offline: bool  # opens without the network
@@ -95,18 +95,18 @@ def _with_bundled(out: list[Choice]) -> list[Choice]:
 
 
 # -- Hub repos opened by id (the sidebar field, ?hub=) ------------------------------------------------
-def hub_id(spec: str) -> str:
-    return HUB_PREFIX + spec
+def hub_choice(details: hub.HubDetails) -> Choice:
+    """The picker's entry for a repo just opened (so cached: it opens offline from now on).
 
-
-def hub_choice(details: hub.HubDetails, title: str | None = None) -> Choice:
-    """The picker's entry for a repo just opened (so cached: it opens offline from now on)."""
-    return Choice(hub_id(details.spec), title or f"Hub: {details.spec}", details.describe(), True,
+    Its id pins the commit ("hub:owner/name@<commit>"), so the caches, shared by every session, never hand one
+    session's older copy of a branch to another; hub_spec is what the link says (?hub=owner/name[@revision]).
+    """
+    return Choice(f"{HUB_PREFIX}{details.repo_id}@{details.commit}", f"Hub: {details.spec}", details.describe(), True,
                   hub_spec=details.spec)
 
 
 def hub_choice_for_id(series_id: str) -> Choice | None:
-    """A "hub:<spec>" id as a Choice (for the caches, which see ids only); None for any other id.
+    """A "hub:owner/name@commit" id as a Choice (for the caches, which see ids only); None for any other id.
 
     The spec is checked with hub.parse_spec, so a value that is not a Hub repo id never reaches the Hub or the disk.
     """
@@ -122,8 +122,8 @@ def hub_choice_for_id(series_id: str) -> Choice | None:
 
 def open_choice(c: Choice, progress=None) -> Series:
     """Open without caching (downloads and conversions report to progress(done, total, message))."""
-    if c.hub_spec is not None:
-        return hub.open_hub(c.hub_spec, progress=progress)[0]
+    if c.id.startswith(HUB_PREFIX):  # the commit the id pins, from the Hugging Face cache when it is there
+        return hub.open_hub(c.id[len(HUB_PREFIX):], progress=progress)[0]
     if c.entry is not None:
         return hub.open_entry(c.entry, progress=progress)
     return open_series(c.path)
