@@ -159,9 +159,9 @@ def hub_field() -> None:
                             label_visibility="collapsed")
             right.form_submit_button("", icon=":material/download:", key="hub_open", on_click=_ask_hub,
                                      help="Open this repo", width="stretch")
-        st.caption("A model repo holding a checkpoint series, or one checkpoint file this app converts: owner/name, "
-                   "owner/name@revision (branch, tag or commit) or its huggingface.co link. It downloads once, then "
-                   "opens offline. To send someone a run, add ?hub=owner/name to this app's address.")
+        st.caption("owner/name, owner/name@revision or a huggingface.co link to a repo holding a checkpoint series "
+                   "or one checkpoint file. It downloads once, then opens offline. To share a run, add "
+                   "?hub=owner/name to this app's address.")
 
 
 def series_picker():
