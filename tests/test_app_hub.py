@@ -301,12 +301,12 @@ def test_progress_text_gives_the_sizes_then_the_conversion(olah, tmp_path):
     """The bar's text for a real download and conversion (a small file in TransformerLens's demo layout)."""
     import test_convert as tc
 
-    from ui import frame
+    from ui import hub_field
 
     data = tc.make_tl_file(tmp_path / "run.pth")
     olah.commit("org/progress", {"run.pth": tmp_path / "run.pth"})
     texts = []
-    hub.open_hub("org/progress", progress=lambda done, total, msg: texts.append(text(frame._progress_text(done, total,
+    hub.open_hub("org/progress", progress=lambda done, total, msg: texts.append(text(hub_field.progress_text(done, total,
                                                                                                          msg))))
     mb = f"{(tmp_path / 'run.pth').stat().st_size / 1e6:.2f} MB"
     n, last = len(data["checkpoints"]), data["checkpoint_epochs"][-1] + 1
