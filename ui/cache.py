@@ -39,7 +39,8 @@ def catalog() -> tuple[list[Choice], list[str]]:
 
 
 def choice(series_id: str) -> Choice | None:
-    return next((c for c in catalog()[0] if c.id == series_id), None)
+    """The catalog's Choice, or a Hub repo opened by id ("hub:owner/name[@revision]")."""
+    return next((c for c in catalog()[0] if c.id == series_id), None) or sources.hub_choice_for_id(series_id)
 
 
 _STAMPS: dict[str, tuple[float, int]] = {}  # series id -> (checked at, stamp): part of the cache key below

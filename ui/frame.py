@@ -21,7 +21,8 @@ from grok_core.hub import SourceError
 from grok_core.phases import Phase, phase_at
 from grok_core.series import SeriesError
 
-from . import cache, state
+from . import cache, hub_field, state
+from .safe import plain
 
 PLAY_INTERVAL_S = 0.2  # while playing, one checkpoint at most this often
 PHASE_BADGE = {Phase.MEMORISING: "orange", Phase.CIRCUIT_FORMING: "blue", Phase.CLEANUP: "violet",
@@ -73,35 +74,44 @@ def _stop_playing() -> None:
 
 
 def series_picker():
-    """The series selectbox; opens (downloads) the chosen series, falling back to the bundled one with a message."""
+    """The series selectbox and the Hub field; opens (downloads) the chosen series, falling back with a message.
+
+    A Hub repo opened from the field or from ?hub= joins the picker for the session and is shown; the URL then
+    holds ?hub=owner/name[@revision] instead of ?series=, until another series is picked.
+    """
     choices, manifest_errors = cache.catalog()
     for m in manifest_errors:
         state.notice(f"Manifest problem: {m}")
+    if (spec := hub_field.wanted()) is not None and hub_field.open_hub(spec):  # on failure: the series shown stays
+        _stop_playing()
+    choices = [*choices, *st.session_state.get(hub_field.OPENED, {}).values()]
     ids = [c.id for c in choices]
-    titles = {c.id: c.title + ("" if c.offline else f" (download{f' {c.size_mb:.0f} MB' if c.size_mb else ''})")
-              for c in choices}
+    titles = {c.id: c.label for c in choices}
     if "_series_fallback" in st.session_state:  # the series chosen last run could not be opened
         st.session_state["series"] = st.session_state.pop("_series_fallback")
     state.seed("series", ids[0], str, state.one_of(ids, ids[0]), "series", fmt=lambda i: f"“{titles[i]}”")
     series_id = st.sidebar.selectbox("Series", ids, format_func=titles.get, key="series", on_change=_stop_playing,
                                      help="Which training run to explore. Runs from the Hugging Face Hub download "
                                           "once.")
+    c = next((c for c in choices if c.id == series_id), None)
+    if c is not None and c.hub_spec is not None:
+        st.sidebar.caption(plain(c.description, 300))  # which repo, commit and file the series was read from
+    hub_field.field()
 
     def fall_back(why: str):
         msg = f"Could not open “{titles.get(series_id, series_id)}”: {why}"
         if series_id == ids[0]:  # the default itself: nothing to fall back to
-            st.error(msg, icon=":material/error:")
+            st.error(plain(msg, 400), icon=":material/error:")
             st.stop()
         st.session_state["_series_error"] = msg
         st.session_state["_series_fallback"] = ids[0]
         st.rerun()
 
-    c = cache.choice(series_id)
     if c is not None and not c.offline:
-        bar = st.progress(0.0, text=f"Fetching {c.title}…")
+        bar = st.progress(0.0, text=f"Fetching {plain(c.title, 100)}…")
         try:
             cache.open_choice(c, progress=lambda done, total, msg: bar.progress(
-                min(1.0, done / total) if total else 0.0, text=msg))
+                min(1.0, done / total) if total else 0.0, text=hub_field.progress_text(done, total, msg)))
             cache.catalog.clear()
         except SourceError as e:
             fall_back(str(e))
@@ -111,8 +121,11 @@ def series_picker():
     except (SourceError, SeriesError, OSError) as e:
         fall_back(str(e))
     if msg := st.session_state.pop("_series_error", None):
-        st.error(msg, icon=":material/cloud_off:")
-    state.shown("series", series_id)
+        st.error(plain(msg, 400), icon=":material/cloud_off:")
+    if c is not None and c.hub_spec is not None:
+        state.shown("series", series_id, lambda _: c.hub_spec, url_key="hub")
+    else:
+        state.shown("series", series_id)
     return series_id, series
 
 

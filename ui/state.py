@@ -98,10 +98,11 @@ def seed(key: str, default, parse: Callable[[str], object], valid: Callable[[obj
     ss[key] = valid(ss[_KEEP].get(key, default))
 
 
-def shown(key: str, value, to_url: Callable[[object], str] = str) -> None:
-    """Record a control shown in this run: kept across page switches and written to the URL."""
+def shown(key: str, value, to_url: Callable[[object], str] = str, url_key: str | None = None) -> None:
+    """Record a control shown in this run: kept across page switches and written to the URL (as ?url_key=, by
+    default ?key=)."""
     st.session_state[_KEEP][key] = value
-    st.session_state[_SHOWN][key] = to_url(value)
+    st.session_state[_SHOWN][url_key or key] = to_url(value)
 
 
 def write_url() -> None:
