@@ -22,6 +22,7 @@ from grok_core.phases import Phase, phase_at
 from grok_core.series import SeriesError
 
 from . import cache, state
+from .safe import plain
 
 PLAY_INTERVAL_S = 0.2  # while playing, one checkpoint at most this often
 PHASE_BADGE = {Phase.MEMORISING: "orange", Phase.CIRCUIT_FORMING: "blue", Phase.CLEANUP: "violet",
@@ -88,7 +89,7 @@ def series_picker():
     def fall_back(why: str):
         msg = f"Could not open “{titles.get(series_id, series_id)}”: {why}"
         if series_id == ids[0]:  # the default itself: nothing to fall back to
-            st.error(msg, icon=":material/error:")
+            st.error(plain(msg, 400), icon=":material/error:")
             st.stop()
         st.session_state["_series_error"] = msg
         st.session_state["_series_fallback"] = ids[0]
@@ -109,7 +110,7 @@ def series_picker():
     except (SourceError, SeriesError, OSError) as e:
         fall_back(str(e))
     if msg := st.session_state.pop("_series_error", None):
-        st.error(msg, icon=":material/cloud_off:")
+        st.error(plain(msg, 400), icon=":material/cloud_off:")
     state.shown("series", series_id)
     return series_id, series
 
