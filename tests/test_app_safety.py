@@ -36,11 +36,9 @@ def open_page(page: str, query: dict) -> AppTest:
     """A fresh session that opens `page` from a link carrying `query`."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update(query)
-    at.run()
     if page != "curves":
-        at.query_params.update(query)  # the link's own parameters, read when the page first shows
-        at.switch_page(f"pages/{page}.py").run()
-    return at
+        at.switch_page(f"pages/{page}.py")  # the first run is that page, as in a browser opening its link
+    return at.run()
 
 
 def notices(at: AppTest) -> list[str]:
