@@ -18,13 +18,14 @@ import json
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.live_app import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from tests.test_browser import DONE, ERRORS, SLIDER  # noqa: E402 (the browser tests' own checks)
 
 VIEWS = ["curves", "inputs", "waves", "grid", "embeddings", "surfaces", "crests", "attention", "progress"]
-SLIDER = "[data-testid='stSidebar'] [role='slider']"
 
 
 def rss_mb(pid: int) -> float:
@@ -44,7 +45,8 @@ def bundled_steps() -> list[int]:
 
 
 async def session(browser, base: str, i: int, start: int, steps: list[int], presses: int, deadline: float) -> dict:
-    """One visitor: open a view at `start`, press → `presses` times, each time waiting for the URL to follow."""
+    """One visitor: open a view at `start`, press → `presses` times, each time waiting until its figures show
+    the new step (what a student sees), then check for errors shown and the step the slider ends on."""
     view = VIEWS[i % len(VIEWS)]
     ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await ctx.new_page()
@@ -54,25 +56,24 @@ async def session(browser, base: str, i: int, start: int, steps: list[int], pres
     t0 = time.monotonic()
     try:
         await page.goto(f"{base}/{view}?step={steps[start]}", timeout=120_000)
-        await page.wait_for_function(f"() => location.search.includes('step={steps[start]}')", timeout=120_000)
+        await page.wait_for_function(DONE, arg=steps[start], polling="raf", timeout=120_000)
         slider = page.locator(SLIDER).first
-        await slider.wait_for(timeout=120_000)
         for n in range(1, presses + 1):
             want = steps[min(start + n, len(steps) - 1)]
             left = max(1.0, deadline - time.monotonic())
             await slider.focus()
             await page.keyboard.press("ArrowRight")
             try:
-                await page.wait_for_function(f"() => location.search.includes('step={want}&') || "
-                                             f"location.search.endsWith('step={want}')",
-                                             timeout=min(60.0, left) * 1e3)
+                await page.wait_for_function(DONE, arg=want, polling="raf", timeout=min(60.0, left) * 1e3)
             except Exception:
-                errors.append(f"press {n}: the URL never showed step {want}")
+                errors.append(f"press {n}: the figures never showed step {want}")
                 break
         await page.wait_for_timeout(1000)  # the last run's messages, and any exception it drew
-        for e in await page.locator("[data-testid='stException']").all_inner_texts():
-            errors.append(f"Streamlit exception: {e[:200]}")
+        for e in await page.locator(ERRORS).all_inner_texts():
+            errors.append(f"shown on the page: {e[:200]}")
         out["end"] = int((await slider.get_attribute("aria-valuetext")).replace(",", ""))
+        if parse_qs(urlparse(page.url).query).get("step") != [str(out["end"])]:
+            errors.append(f"the URL did not follow the slider: {page.url}")
     except Exception as e:  # a timeout or a crash is a finding, not a reason to stop the others
         errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
         out["end"] = None
