@@ -87,7 +87,8 @@ async def run(args) -> dict:
 
     steps = bundled_steps()
     deadline = time.monotonic() + args.deadline
-    with running_app() as (base, proc):
+    env = dict(kv.split("=", 1) for kv in args.server_env)
+    with running_app(env=env) as (base, proc):
         report = {"sessions": args.sessions, "presses": args.presses, "rss_mb": {"server started": rss_mb(proc.pid)}}
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -117,6 +118,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8, help="sessions at once (the rest wait their turn)")
     ap.add_argument("--idle", type=float, default=15.0, help="seconds to wait after the sessions before the last RSS")
     ap.add_argument("--deadline", type=float, default=240.0, help="seconds for the whole run; it stops by itself")
+    ap.add_argument("--server-env", nargs="*", default=[], metavar="K=V",
+                    help="environment of the server, e.g. MALLOC_ARENA_MAX=2")
     ap.add_argument("--json", type=Path, help="also write the report here")
     args = ap.parse_args()
     report = asyncio.run(asyncio.wait_for(run(args), args.deadline + 90))  # + start-up and idling
