@@ -65,7 +65,8 @@ def titles(at: AppTest) -> list[str]:
 
 
 def warnings(at: AppTest) -> str:
-    return " ".join(w.value for w in at.warning)
+    """The notices as shown: their markdown escapes every punctuation (ui/safe.plain) and breaks autolinks."""
+    return " ".join(w.value for w in at.warning).replace("\\", "").replace("\u200b", "")
 
 
 def assert_clean(at: AppTest) -> None:
