@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import view
+from ui.safe import plain
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,5 +72,5 @@ st.code("""from grok_core.hub import open_repo
 
 s = open_repo("your-name/your-run")
 """, language="python")
-st.caption(f"This page's link keeps the series and step: ?series={sel.series_id}&step={sel.step}")
+st.caption(plain(f"This page's link keeps the series and step: ?series={sel.series_id}&step={sel.step}"))
 view.done()

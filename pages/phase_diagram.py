@@ -8,6 +8,7 @@ from grok_core import plots, sweep_plots
 from grok_core.sweep import SweepError, load_sweep
 from grok_core.views import phase_diagram as pd
 from ui import cache, state, view
+from ui.safe import plain
 
 SWEEPS = Path(__file__).resolve().parents[1] / "checkpoints" / "sweeps"
 CHART_KEY = "phase-diagram-chart"
@@ -23,7 +24,7 @@ for f in files:
     except SweepError as e:
         problems.append(str(e))
 for msg in problems:
-    st.warning(f"Skipped a sweep file: {msg}", icon=":material/warning:")
+    st.warning(plain(f"Skipped a sweep file: {msg}", 400), icon=":material/warning:")
 if not sweeps:
     st.error(f"No sweep results found in {SWEEPS}. Run `python -m grok_core sweep checkpoints/sweeps/NAME.json`.")
     view.done()
@@ -37,10 +38,10 @@ else:
     name = names[0]
 sw = sweeps[name]
 prov = sw.record["provenance"]
-st.caption(f"{sw.title} · {len(sw.runs)} runs of p = {sw.model_cfg.p}, {sw.train_cfg.n_steps:,} steps each · "
+st.caption(plain(sw.title, 120) + f" · {len(sw.runs)} runs of p = {sw.model_cfg.p}, {sw.train_cfg.n_steps:,} steps each · "
            f"trained on {prov.get('device')}" + (f" ({prov['gpu']})" if prov.get("gpu") else ""))
 if prov.get("note"):
-    st.caption(prov["note"])
+    st.caption(plain(prov["note"], 400))
 
 view.explain(
     "Each square is a training run (or several seeds) with a given amount of training data and weight decay. "

@@ -1,7 +1,9 @@
 """The one place the app caches (bounded): cache keys, st.cache_* wrappers and the prefetch of the next step.
 
 Every value comes from grok_core (the views' readings in grok_core.views); this file only decides what is
-kept and for how long. st.cache_resource holds objects shared read-only by every session (loaded
+kept and for how long. Every cache has a size bound (max_entries, or a StepStore's maxsize) and the
+st.cache_* ones a time to live, so a server shared by many visitors stays within a few hundred MB
+(benchmarks/load_test.py measures its RSS after 24 sessions). st.cache_resource holds objects shared read-only by every session (loaded
 series, torch tensors of one step, big activation arrays: copying them per call would cost more than
 computing them); st.cache_data holds small results that are cheap to pickle. Functions take
 (series_id, step, ...) so keys are plain values; `series_id` is a manifest id or "runs/<name>".
@@ -9,6 +11,8 @@ computing them); st.cache_data holds small results that are cheap to pickle. Fun
 
 from __future__ import annotations
 
+import ctypes
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +37,11 @@ GRID_HOOKS = ("blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post")  # what the per
 MID_HOOKS = ("blocks.0.attn.hook_pattern", "blocks.0.hook_resid_mid")  # enough for one neuron or output direction
 
 
-@st.cache_data(ttl=10, show_spinner=False)
+# time to live of cached results (s): per step they are cheap to recompute; per series, a few seconds each
+STEP_TTL_S, SERIES_TTL_S = 600, 3600
+
+
+@st.cache_data(ttl=10, max_entries=1, show_spinner=False)
 def catalog() -> tuple[list[Choice], list[str]]:
     return sources.list_choices(RUNS)
 
@@ -64,7 +72,7 @@ def _stamp(c: Choice) -> int:
     return stamp
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=4, ttl=SERIES_TTL_S, show_spinner=False)
 def _series(series_id: str, stamp: int) -> Series:
     c = choice(series_id)
     if c is None:
@@ -73,11 +81,34 @@ def _series(series_id: str, stamp: int) -> Series:
 
 
 def series(series_id: str) -> Series:
+    _memory_trimmer()
     c = choice(series_id)
     return _series(series_id, _stamp(c) if c else 0)
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource
+def _memory_trimmer() -> threading.Thread | None:
+    """Every 10 s, hand memory freed by evicted entries back to the system (glibc's malloc_trim).
+
+    glibc keeps freed memory in per-thread arenas, and Streamlit runs each session's script in a thread of
+    its own, so without this the server's RSS stays at its peak after the visitors have left.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+    def loop():
+        while True:
+            time.sleep(10.0)
+            trim(0)
+
+    t = threading.Thread(target=loop, name="malloc-trim", daemon=True)
+    t.start()
+    return t
+
+
+@st.cache_resource(max_entries=32, ttl=STEP_TTL_S, show_spinner=False)
 def params(series_id: str, step: int) -> dict[str, torch.Tensor]:
     return series(series_id).params_at(int(step))
 
@@ -85,17 +116,17 @@ def params(series_id: str, step: int) -> dict[str, torch.Tensor]:
 # -- per step, computed ahead in the student's direction ----------------------------------------
 @st.cache_resource
 def _grid_store() -> StepStore:
-    return StepStore(maxsize=4)  # full grids (GRID_HOOKS) of final checkpoints: ~52 MB each for p = 113
+    return StepStore(maxsize=2)  # full grids (GRID_HOOKS) of final checkpoints: ~52 MB each for p = 113
 
 
 @st.cache_resource
 def _mid_store() -> StepStore:
-    return StepStore(maxsize=16)  # the attention half of the grid (MID_HOOKS): ~7 MB each for p = 113
+    return StepStore(maxsize=8)  # the attention half of the grid (MID_HOOKS): ~7 MB each for p = 113
 
 
 @st.cache_resource
 def _small_store() -> StepStore:
-    return StepStore(maxsize=128)  # per-step readings of at most ~1 MB
+    return StepStore(maxsize=64)  # per-step readings of at most ~1 MB
 
 
 def run_stats() -> dict[str, float]:
@@ -181,7 +212,7 @@ def attention_reading(series_id: str, step: int) -> attention.AttentionReading:
                      lambda at, s: attention.attention_at(at.mid(s), at.series.model_cfg))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=32, ttl=STEP_TTL_S, show_spinner=False)
 def one_problem(series_id: str, step: int, x: int, y: int) -> inputs.InputsReading:
     s = series(series_id)
     return inputs.inputs_at(params(series_id, step), s.model_cfg, x, y, s.train_mask)
@@ -193,7 +224,7 @@ def final_grid(series_id: str) -> dict[str, torch.Tensor]:
     return At(series_id, s, None).grid(int(s.steps[-1]))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=SERIES_TTL_S, show_spinner=False)
 def _spans(series_id: str, n_metrics: int) -> list[phases.Span]:
     return phases.phase_spans(series(series_id).metrics)
 
@@ -202,23 +233,23 @@ def phase_spans(series_id: str) -> list[phases.Span]:
     return _spans(series_id, len(series(series_id).metrics["step"]))
 
 
-@st.cache_data(max_entries=8, show_spinner="Finding the key frequencies of the trained model…")
+@st.cache_data(max_entries=8, ttl=SERIES_TTL_S, show_spinner="Finding the key frequencies of the trained model…")
 def final_key_freqs(series_id: str) -> list[int]:
     s = series(series_id)
     return reference.key_frequencies(params(series_id, int(s.steps[-1])), s.model_cfg, final_grid(series_id))
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=SERIES_TTL_S, show_spinner=False)
 def display_freq(series_id: str) -> int:
     return reference.display_frequency(final_key_freqs(series_id))
 
 
-@st.cache_data(max_entries=16, show_spinner="Choosing neurons that show the algorithm…")
+@st.cache_data(max_entries=16, ttl=SERIES_TTL_S, show_spinner="Choosing neurons that show the algorithm…")
 def showcase_neurons(series_id: str, n: int) -> list[int]:
     return reference.showcase_neurons(final_grid(series_id), series(series_id).model_cfg, display_freq(series_id), n)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=SERIES_TTL_S, show_spinner=False)
 def final_neuron_freqs(series_id: str) -> np.ndarray:
     return reference.neuron_frequencies(final_grid(series_id), series(series_id).model_cfg)
 
@@ -227,12 +258,12 @@ def neuron_frequency(series_id: str, neuron: int) -> int:
     return int(final_neuron_freqs(series_id)[int(neuron)])
 
 
-@st.cache_data(max_entries=4, show_spinner="Computing progress measures over all checkpoints (once per series)…")
+@st.cache_data(max_entries=4, ttl=SERIES_TTL_S, show_spinner="Computing progress measures over all checkpoints (once per series)…")
 def progress(series_id: str, n_steps: int) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in prog.series_progress(series(series_id)).items()}
 
 
-@st.cache_data(max_entries=8, show_spinner="Computing this neuron at checkpoints across training…")
+@st.cache_data(max_entries=8, ttl=SERIES_TTL_S, show_spinner="Computing this neuron at checkpoints across training…")
 def neuron_over_training(series_id: str, neuron: int, n_frames: int = 16) -> list[tuple[int, np.ndarray]]:
     return surfaces.frames_over_training(series(series_id), neuron, n_frames)
 

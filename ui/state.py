@@ -3,7 +3,9 @@
 A control's value comes, in order, from: the URL (the first time the control appears, so a
 copied link reopens the exact view), the value it had when last shown in this session (pages
 forget widget values when you leave them), then its default. A URL value that is unknown or out
-of range is replaced by the nearest valid one and a notice says so; it never raises. At the end
+of range is replaced by the nearest valid one and a notice says so; it never raises (numbers go through
+ui/safe.url_int, so 1e30 is just "too large"), and a notice shows the link's text as text, never as
+markdown, cut to a readable length (ui/safe.plain). At the end
 of each run `write_url` mirrors every control shown in that run into the URL (the page itself is
 the URL path; Streamlit keeps `embed` and `embed_options` on its own).
 """
@@ -17,6 +19,8 @@ import numpy as np
 import streamlit as st
 
 from grok_core.phases import Phase
+
+from .safe import MAX_URL_INT, cut, plain, url_int, url_int_list
 
 _KEEP = "_kept_values"  # key -> last value shown, survives page switches
 _SHOWN = "_url_params_this_run"  # key -> URL string for controls shown in this run
@@ -48,8 +52,13 @@ def begin_run() -> None:
     st.session_state.setdefault(_KEEP, {})
 
 
+NOTICE_LIMIT = 400  # characters of one notice
+RAW_LIMIT = 60  # characters of a URL value repeated in a notice
+
+
 def notice(text: str) -> None:
-    st.session_state.setdefault(_NOTICES, []).append(text)
+    """A message above the page; `text` is shown as plain text (it may hold URL or file values)."""
+    st.session_state.setdefault(_NOTICES, []).append(cut(text, NOTICE_LIMIT))
 
 
 def notices() -> list[str]:
@@ -58,7 +67,7 @@ def notices() -> list[str]:
 
 def show_notices() -> None:
     for text in notices():
-        st.warning(text, icon=":material/link_off:")
+        st.warning(plain(text, NOTICE_LIMIT), icon=":material/link_off:")
 
 
 def _url_raw(key: str) -> str | None:
@@ -81,17 +90,18 @@ def seed(key: str, default, parse: Callable[[str], object], valid: Callable[[obj
         return
     raw = _url_raw(key)
     if raw is not None:
+        said = cut(raw, RAW_LIMIT)
         try:
             v = parse(raw)
         except (ValueError, TypeError, OverflowError):
             v = None
         if v is None:
             ss[key] = valid(ss[_KEEP].get(key, default))
-            notice(f"The link asked for {what} “{raw}”, which is not valid here; showing {fmt(ss[key])} instead.")
+            notice(f"The link asked for {what} “{said}”, which is not valid here; showing {fmt(ss[key])} instead.")
             return
         fixed = valid(v)
         if fixed != v:
-            notice(f"The link asked for {what} {raw}, which does not exist here; showing the nearest valid value, "
+            notice(f"The link asked for {what} {said}, which does not exist here; showing the nearest valid value, "
                    f"{fmt(fixed)}.")
         ss[key] = fixed
         return
@@ -149,14 +159,13 @@ def one_of(options: Sequence, default) -> Callable[[object], object]:
 
 
 def parse_int(raw: str) -> int:
-    f = float(raw)
-    if not f.is_integer():
-        raise ValueError(raw)
-    return int(f)
+    """A whole number from a URL or a text field; huge values ("1e30") clamp, junk raises ValueError."""
+    return url_int(raw, -MAX_URL_INT, MAX_URL_INT)
 
 
-def parse_int_list(raw: str) -> list[int]:
-    return [int(t) for t in raw.replace(" ", "").split(",") if t != ""]
+def parse_int_list(raw: str, max_len: int = 64) -> list[int]:
+    """'3, 17, 250' -> [3, 17, 250], each as parse_int; ValueError for junk or more than max_len items."""
+    return url_int_list(raw, max_len=max_len)
 
 
 # -- view controls (seed from URL, draw the widget, record it) ----------------------------------
@@ -238,7 +247,7 @@ def int_list_control(key: str, label: str, lo: int, hi: int, default: list[int],
         except ValueError:
             vals, bad = clean(ss[_KEEP].get(key, default))[0], True
         if bad:
-            notice(f"“{raw}” is not a list of up to {max_len} {label.lower()} between {lo} and {hi}; "
+            notice(f"“{cut(raw, RAW_LIMIT)}” is not a list of up to {max_len} {label.lower()} between {lo} and {hi}; "
                    f"using {as_text(vals)}.")
         ss[text_key] = as_text(vals)  # set again even when unchanged: on another page the widget is a new one
     else:

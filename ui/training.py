@@ -1,19 +1,44 @@
-"""Training runs started from the app: a background thread per run, polled by the training page.
+"""Training runs and uploads started from the app: background threads that the Train page polls.
 
-The jobs live in this module's registry (one per server process, behind a lock), so a run outlives
-page switches and reruns and is not started twice; the page reads a job's progress and live metrics
-and may ask it to stop (train_series' callback returns "stop").
+The runs live in this module's registry (one per server process, behind a lock), so a run outlives
+page switches and reruns and is not started twice. The server may be shared, so: at most MAX_RUNS
+trainings run at once server-wide (a further start is refused with a "busy" message, never queued
+silently), each run belongs to the session that started it (an owner token in that session's state)
+and a session lists and stops only its own, and steps and model size have limits the page shows
+beside its fields. All three limits come from the environment (GROK_APP_MAX_TRAININGS,
+GROK_APP_MAX_STEPS, GROK_APP_MAX_PARAMS).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grok_core.config import ModelConfig, TrainConfig
+from grok_core.series import DiskFullError, is_disk_full
 from grok_core.train import train_series
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+MAX_RUNS = _env_int("GROK_APP_MAX_TRAININGS", 1)  # trainings at once on this server, all sessions together
+MIN_STEPS = 100
+MAX_STEPS = _env_int("GROK_APP_MAX_STEPS", 100_000)
+MAX_PARAMS = _env_int("GROK_APP_MAX_PARAMS", 1_000_000)  # Nanda's model has 226,688
+KEEP_FINISHED = 32  # finished runs kept in the registry (their curves), oldest dropped first
+PUBLISH_TIMEOUT_S = float(os.environ.get("GROK_CORE_PUBLISH_TIMEOUT", "60"))  # per request to the Hub
+
+
+class Refused(Exception):
+    """A run that may not start: over a limit, the server busy, or the name in use. The text says which."""
 
 
 @dataclass
@@ -23,6 +48,7 @@ class Job:
     mcfg: ModelConfig
     tcfg: TrainConfig
     device: str
+    owner: str = ""  # the session that started it
     step: int = 0
     history: dict = field(default_factory=lambda: {"step": [], "train_loss": [], "test_loss": [], "train_acc": [],
                                                    "test_acc": []})
@@ -45,21 +71,60 @@ class Job:
             self.stop_requested = True
 
 
-_JOBS: dict[str, Job] = {}  # every run started from this server process, by name
+_JOBS: dict[str, Job] = {}  # runs started from this server process, by name (= folder runs/<name>)
 _JOBS_LOCK = threading.Lock()
 
 
-def jobs() -> dict[str, Job]:
-    """The runs started from this server (a copy: sessions read it while another may start a run)."""
+def jobs(owner: str | None = None) -> dict[str, Job]:
+    """The runs of one session (owner), or of everyone (None: tests, the busy count); a copy."""
     with _JOBS_LOCK:
-        return dict(_JOBS)
+        return {n: j for n, j in _JOBS.items() if owner is None or j.owner == owner}
 
 
-def start(name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: str = "float16") -> Job:
+def running() -> int:
+    """How many trainings run now on this server (all sessions)."""
+    with _JOBS_LOCK:
+        return sum(not j.finished for j in _JOBS.values())
+
+
+def check_limits(mcfg: ModelConfig, n_steps: int) -> None:
+    """Refused (with the limit in the text) for a run this server does not allow."""
+    if not MIN_STEPS <= n_steps <= MAX_STEPS:
+        raise Refused(f"Steps must be between {MIN_STEPS:,} and {MAX_STEPS:,} on this server (got {n_steps:,}).")
+    if mcfg.n_params > MAX_PARAMS:
+        raise Refused(f"This model has {mcfg.n_params:,} parameters; this server trains at most {MAX_PARAMS:,}.")
+
+
+def failure_text(e: Exception, name: str) -> str:
+    """What the page says when a run dies: a full disk names the file and the space; others their type."""
+    if isinstance(e, DiskFullError):
+        return (f"The disk is full: writing {e.path} needs about {e.needed / 1e6:.1f} MB and {e.free / 1e6:.1f} MB "
+                f"are free. The checkpoints saved so far are intact; free some space and start “{name}” again with "
+                "the same settings to resume.")
+    if is_disk_full(e):
+        return f"The disk is full ({e}). Free some space and start “{name}” again with the same settings to resume."
+    return f"Training stopped with an error: {type(e).__name__}: {e}"
+
+
+def start(owner: str, name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: str = "float16") -> Job:
+    """Start a run in a background thread; Refused if over a limit, the server is busy or the name is in use."""
     import torch
 
+    check_limits(mcfg, tcfg.n_steps)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    job = Job(name, Path(path), mcfg, tcfg, device)
+    job = Job(name, Path(path), mcfg, tcfg, device, owner=owner)
+    with _JOBS_LOCK:
+        busy = [j for j in _JOBS.values() if not j.finished]
+        if any(j.name == name for j in busy):
+            raise Refused(f"“{name}” is already training on this server; choose another name.")
+        if len(busy) >= MAX_RUNS:
+            raise Refused(f"The server is busy: {len(busy)} of {MAX_RUNS} training slot"
+                          f"{'s' if MAX_RUNS > 1 else ''} in use. Try again when a run finishes.")
+        _JOBS.pop(name, None)
+        _JOBS[name] = job
+        done = [n for n, j in _JOBS.items() if j.finished]
+        for n in done[: max(0, len(done) - KEEP_FINISHED)]:
+            del _JOBS[n]
 
     def callback(ev: dict):
         with job.lock:
@@ -76,9 +141,46 @@ def start(name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: st
                          title=f"Trained in the app: {name}", provenance={"started_from": "app training page"})
             job.status = "stopped" if job.stop_requested else "done"
         except Exception as e:  # shown on the page; the partial series stays resumable
-            job.status, job.error = "failed", f"{type(e).__name__}: {e}"
+            job.status, job.error = "failed", failure_text(e, name)
 
-    with _JOBS_LOCK:
-        _JOBS[name] = job
     threading.Thread(target=run, name=f"train-{name}", daemon=True).start()
     return job
+
+
+# -- publishing -----------------------------------------------------------------------------------
+@dataclass
+class Upload:
+    """One publish from the page, in a background thread so the page can show a Cancel button."""
+
+    repo_id: str
+    total_bytes: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+    status: str = "uploading"  # uploading | done | cancelled | failed
+    url: str | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "uploading"
+
+
+def start_upload(plan, token: str | None = None, endpoint: str | None = None) -> Upload:
+    """Run grok_core.publish.publish(plan) in a thread, with PUBLISH_TIMEOUT_S per request and a cancel Event."""
+    from grok_core.publish import PublishCancelled, PublishError, publish
+
+    up = Upload(plan.repo_id, plan.total_bytes)
+
+    def run():
+        try:
+            up.url = publish(plan, token=token, endpoint=endpoint, timeout_s=PUBLISH_TIMEOUT_S, cancel=up.cancel)
+            up.status = "done"
+        except PublishCancelled:
+            up.status = "cancelled"
+        except PublishError as e:
+            up.status, up.error = "failed", str(e)
+        except Exception as e:  # permissions, a local file gone: say what happened
+            up.status, up.error = "failed", f"{type(e).__name__}: {e}"
+
+    threading.Thread(target=run, name=f"publish-{plan.repo_id}", daemon=True).start()
+    return up

@@ -9,6 +9,7 @@ from grok_core.views.level import Level
 
 from . import frame
 from .charts import plotly_chart
+from .safe import plain
 from .state import Selection
 
 
@@ -24,7 +25,7 @@ def done() -> None:
 
 def header(title: str, sel: Selection) -> None:
     st.title(title)
-    st.caption(f"{sel.series.title} · step {sel.step:,} · {sel.phase}")
+    st.caption(plain(sel.series.title, 120) + f" · step {sel.step:,} · {sel.phase}")
 
 
 def explain(text: str) -> None:
