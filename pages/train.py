@@ -9,10 +9,10 @@ import time
 import uuid
 
 import streamlit as st
-import torch
 
 from grok_core import plots
 from grok_core.config import ModelConfig, TrainConfig
+from grok_core.device import has_cuda
 from ui import cache, training, view
 from ui.safe import plain
 
@@ -21,7 +21,7 @@ st.title("Train & publish")
 st.caption("Train your own run and watch it grok, then share it on the Hugging Face Hub.")
 
 OWNER = st.session_state.setdefault("_train_owner", uuid.uuid4().hex)  # this session's runs
-HAS_GPU = torch.cuda.is_available()
+HAS_GPU = has_cuda()
 PRESETS = {
     "tiny": ("Tiny: (x + y) mod 23, 1,500 steps — groks in about a minute on a CPU",
              ModelConfig(p=23, d_model=32, n_heads=4, d_head=8, d_mlp=64),

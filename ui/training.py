@@ -108,10 +108,10 @@ def failure_text(e: Exception, name: str) -> str:
 
 def start(owner: str, name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfig, dtype: str = "float16") -> Job:
     """Start a run in a background thread; Refused if over a limit, the server is busy or the name is in use."""
-    import torch
+    from grok_core.device import select_device
 
     check_limits(mcfg, tcfg.n_steps)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = select_device("auto").type
     job = Job(name, Path(path), mcfg, tcfg, device, owner=owner)
     with _JOBS_LOCK:
         busy = [j for j in _JOBS.values() if not j.finished]
