@@ -60,9 +60,9 @@ def _check_train_args(args) -> tuple[ModelConfig, TrainConfig]:
     except OSError as e:  # e.g. a name too long
         fail(f"{shown(args.out)}: cannot be used as a folder ({e.strerror or e})")
     if tcfg.device.startswith("cuda"):
-        import torch
+        from .device import has_cuda
 
-        if not torch.cuda.is_available():
+        if not has_cuda():
             fail(f"--device {tcfg.device}: no CUDA GPU is available on this machine; use --device cpu or auto")
     if args.cuda_graph and tcfg.device == "cpu":
         fail("--cuda-graph needs a CUDA device (--device cuda or auto on a machine with a GPU)")
