@@ -1,0 +1,191 @@
+"""The compact embed and "Download as animation", as an instructor meets them.
+
+In a real browser: a static course page, served from loopback, embeds three views in iframes 820 and
+600 px wide; in each, nothing may stick out sideways and the inline step slider must move the step.
+Under AppTest: the embedded layout's parts (no sidebar content, inline step control, stacked
+columns, the iframe snippet) and an animation made from the page on a tiny series (real kaleido,
+real ffmpeg, decoded again).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO, running_app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+APP = str(REPO / "app.py")
+SLIDER = '.st-key-step-bar [data-testid="stSlider"] input[type=range]'
+DONE = """(step) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testScriptState !== 'notRunning') return false;
+  const titles = [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent);
+  return titles.length > 0 && titles.every(t => !t.includes('— step') || t.endsWith('step ' + step));
+}"""
+# Every visible element's right edge against the frame's width (what would stick out sideways).
+OVERFLOW = """() => {
+  const w = document.documentElement.clientWidth, out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0 && r.right > w + 0.5)
+      out.push((el.dataset.testid || el.className.baseVal || el.className || el.tagName) + ' ' + Math.round(r.right));
+  }
+  return {width: w, scroll: document.documentElement.scrollWidth, over: out.slice(0, 8)};
+}"""
+VIEWS = [("crests", "step=6400"), ("waves", ""), ("surfaces", "neuron=7")]  # path, query besides embed=true
+
+
+def bundled_steps() -> list[int]:
+    from grok_core.hub import load_manifest, local_path
+    from grok_core.series import open_series
+
+    entries, _ = load_manifest()
+    return [int(s) for s in open_series(local_path(entries[0]), verify=False).steps]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """The app, and a course page on another loopback server embedding three of its views, per frame width."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright")
+    root = tmp_path_factory.mktemp("course")
+    with running_app() as (app, _):
+        for width in (820, 600):
+            frames = "\n".join(
+                f'<h2>{path}</h2><iframe id="{path}" src="{app}/{path}?{q}{"&" if q else ""}embed=true" width="{width}" '
+                f'height="900" style="border: 1px solid #999"></iframe>' for path, q in VIEWS)
+            (root / f"course-{width}.html").write_text(
+                f"<!doctype html><html><head><title>Grokking: week 3</title></head><body>"
+                f"<h1>Week 3: how a transformer learns modular addition</h1>{frames}</body></html>")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+        handler.log_message = lambda *a: None
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{srv.server_port}"
+        finally:
+            srv.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [820, 600])
+def test_course_page_embeds_three_views_that_fit_and_follow_their_sliders(course, width, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("GROK_EMBED_SHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    steps = bundled_steps()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width + 80, "height": 1000})
+        page.goto(f"{course}/course-{width}.html")
+        for path, q in VIEWS:
+            start = int(q.split("=")[1]) if q.startswith("step=") else steps[-1]
+            frame = page.locator(f"iframe#{path}").element_handle().content_frame()
+            frame.wait_for_function(DONE, arg=start, polling=500, timeout=120_000)
+            assert frame.locator('[data-testid="stSidebar"]').is_hidden()  # no sidebar in the frame
+            fit = frame.evaluate(OVERFLOW)
+            assert fit["width"] == width and fit["scroll"] <= width and not fit["over"], (path, fit)
+            page.locator(f"iframe#{path}").screenshot(path=str(shots / f"embed-{path}-{width}.png"))
+
+            slider = frame.locator(SLIDER).first
+            slider.focus()
+            key, new = ("ArrowRight", steps[steps.index(start) + 1]) if start != steps[-1] else \
+                ("ArrowLeft", steps[-2])
+            slider.press(key)
+            frame.wait_for_function(DONE, arg=new, polling=500, timeout=60_000)
+            assert frame.locator('[data-testid="stHeading"]').first.inner_text().startswith(path[:4].capitalize())
+            assert f"step {new:,}" in frame.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+            assert not frame.evaluate(OVERFLOW)["over"], path
+        page.screenshot(path=str(shots / f"course-{width}.png"), full_page=True)
+        browser.close()
+
+
+# -- AppTest ------------------------------------------------------------------------------------
+def app(query: dict, embedded: bool, page: str) -> AppTest:
+    """The page opened from a link with these parameters (the root URL first, as a browser does)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.context = {"is_embedded": embedded, "url": f"http://example.org:8501/{page}"}
+    at.query_params.update({k: v for k, v in query.items() if k in ("series", "step")})
+    at.run()
+    at.query_params.update(query)
+    return at.switch_page(f"pages/{page}.py").run()
+
+
+def test_embedded_layout_moves_the_step_control_inline_and_stacks_columns():
+    full, emb = (app({"step": "6400", "c": "12"}, e, "crests") for e in (False, True))
+    for at in (full, emb):
+        assert not at.exception and not at.error, [e.value for e in at.exception]
+    assert full.sidebar.select_slider(key="step").value == 6400  # the full app: the control in the sidebar
+    def badges(block) -> list[str]:  # st.badge is markdown such as ":violet-badge[:material/flag: cleanup]"
+        return [m.value for m in block.markdown if "-badge[" in m.value]
+
+    assert badges(full.sidebar) and not badges(full.main)
+    assert not emb.sidebar.select_slider and not badges(emb.sidebar)  # embedded: inline, above the view
+    assert emb.main.select_slider(key="step").value == 6400 and badges(emb.main) == badges(full.sidebar)
+    assert len(full.main.columns) > 0 and len(emb.main.columns) == 0  # every column stacked
+    snippet = emb.code[0].value
+    assert 'src="http://example.org:8501/crests?series=default&step=6400&source=logit&c=12&embed=true"' in snippet
+    assert snippet.startswith("<iframe ") and 'width="820"' in snippet
+    assert [c.value for c in full.code] == [snippet]  # the same snippet from the full app
+
+
+def _tiny_series(root: Path, steps: list[int]):
+    from grok_core.data import split_mask
+    from grok_core.model import init_params
+    from grok_core.series import SeriesWriter
+    from tests.conftest import TINY_MODEL, tiny_train
+
+    tcfg = tiny_train(n_steps=steps[-1], schedule=((10**9, 10),))
+    w = SeriesWriter(root, TINY_MODEL, tcfg, split_mask(TINY_MODEL.p, tcfg.frac_train, tcfg.data_seed), title="tiny")
+    for i, s in enumerate(steps):
+        w.add_checkpoint(s, init_params(TINY_MODEL, seed=i))
+        w.add_metrics(s, dict(train_loss=3.0 / (i + 1), test_loss=3.5 - 0.1 * i, train_acc=0.3 * i, test_acc=0.05 * i))
+    w.flush(complete=True)
+
+
+def test_download_as_animation_renders_the_views_settings_over_the_chosen_steps(tmp_path, monkeypatch):
+    """On a tiny series (p = 23, 5 checkpoints): the form makes a real MP4 of the waves view with its x and
+    neurons, frames 10..40 only, and offers it for download."""
+    import imageio_ffmpeg
+
+    from grok_core import animate
+    from ui import cache
+
+    try:
+        animate.browser_path()
+    except animate.AnimateError as e:
+        pytest.skip(str(e))
+    steps = [0, 10, 20, 30, 40]
+    _tiny_series(tmp_path / "tiny", steps)
+    monkeypatch.setattr(cache, "RUNS", tmp_path)
+    cache.catalog.clear()  # the picker's list is cached for a few seconds
+    at = app({"series": "runs/tiny", "step": "20", "x": "3", "neurons": "1,5,9"}, False, "waves")
+    assert not at.exception and not at.error, [e.value for e in at.exception + at.error]
+    assert at.select_slider(key="anim-waves-runs/tiny-range").value == (0, 40)  # default: every checkpoint
+    at.select_slider(key="anim-waves-runs/tiny-range").set_value((10, 40))
+    at.number_input(key="anim-waves-runs/tiny-fps").set_value(4)
+    at.button[[b.label for b in at.button].index("Make the animation")].click()  # the form's submit button
+    at.run(timeout=180)
+    assert not at.exception and not at.error, [e.value for e in at.exception + at.error]
+    made = at.session_state["_animation"]
+    assert made["name"] == "neuron-waves-steps-10-40.mp4" and made["steps"] == [10, 20, 30, 40]
+    assert at.get("download_button"), "no download button"
+    path = tmp_path / made["name"]
+    path.write_bytes(made["data"])
+    gen = imageio_ffmpeg.read_frames(str(path))
+    meta = next(gen)
+    frames = [np.frombuffer(b, np.uint8).reshape(meta["size"][1], meta["size"][0], 3) for b in gen]
+    assert len(frames) == 4 and meta["fps"] == 4 and tuple(meta["size"]) == tuple(made["size"])
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.5  # the waves differ across steps
