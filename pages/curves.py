@@ -24,7 +24,7 @@ WHAT_NOW = {
                    "long flat stretch and ask what changed inside the network — the other views show it.",
 }
 now = curves_at(m, spans, sel.step)
-view.explain(WHAT_NOW[now.phase] + " The dashed line is the step chosen in the sidebar; shading marks the phases.")
+view.explain(WHAT_NOW[now.phase] + " The dashed line is the step chosen with the slider; shading marks the phases.")
 
 cols = view.columns(4, keep=True)  # a row of four numbers fits a frame
 cols[0].metric("train loss", f"{now.train_loss:.3g}")

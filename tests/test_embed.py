@@ -32,17 +32,24 @@ DONE = """(step) => {
   const titles = [...document.querySelectorAll('.js-plotly-plot .gtitle')].map(t => t.textContent);
   return titles.length > 0 && titles.every(t => !t.includes('— step') || t.endsWith('step ' + step));
 }"""
-# Every visible element's right edge against the frame's width (what would stick out sideways).
+# Every element's visible right edge against the frame's width (what would stick out sideways). An element
+# inside an ancestor that clips its overflow is seen only up to that ancestor's edge (Streamlit's slider
+# thumbs hold a 129-px-wide range input clipped to the 2-px thumb).
 OVERFLOW = """() => {
   const w = document.documentElement.clientWidth, out = [];
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.height > 0 && r.right > w + 0.5)
-      out.push((el.dataset.testid || el.className.baseVal || el.className || el.tagName) + ' ' + Math.round(r.right));
+    if (r.width === 0 || r.height === 0 || r.right <= w + 0.5) continue;
+    let right = r.right;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement)
+      if (getComputedStyle(a).overflowX !== 'visible') right = Math.min(right, a.getBoundingClientRect().right);
+    if (right > w + 0.5)
+      out.push((el.dataset.testid || el.className.baseVal || el.className || el.tagName) + ' ' + Math.round(right));
   }
   return {width: w, scroll: document.documentElement.scrollWidth, over: out.slice(0, 8)};
 }"""
-VIEWS = [("crests", "step=6400"), ("waves", ""), ("surfaces", "neuron=7")]  # path, query besides embed=true
+# path, query besides embed=true, title
+VIEWS = [("crests", "step=6400", "Crests"), ("waves", "", "Neuron waves"), ("surfaces", "neuron=7", "Surfaces")]
 
 
 def bundled_steps() -> list[int]:
@@ -64,7 +71,7 @@ def course(tmp_path_factory):
         for width in (820, 600):
             frames = "\n".join(
                 f'<h2>{path}</h2><iframe id="{path}" src="{app}/{path}?{q}{"&" if q else ""}embed=true" width="{width}" '
-                f'height="900" style="border: 1px solid #999"></iframe>' for path, q in VIEWS)
+                f'height="900" style="border: 1px solid #999"></iframe>' for path, q, _ in VIEWS)
             (root / f"course-{width}.html").write_text(
                 f"<!doctype html><html><head><title>Grokking: week 3</title></head><body>"
                 f"<h1>Week 3: how a transformer learns modular addition</h1>{frames}</body></html>")
@@ -78,38 +85,45 @@ def course(tmp_path_factory):
             srv.shutdown()
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("width", [820, 600])
-def test_course_page_embeds_three_views_that_fit_and_follow_their_sliders(course, width, tmp_path):
+@pytest.fixture(scope="module")
+def browser(course):
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [820, 600])
+def test_course_page_embeds_three_views_that_fit_and_follow_their_sliders(course, browser, width, tmp_path):
+    """Screenshots of each frame before and after its step change go to $GROK_EMBED_SHOTS (else tmp_path)."""
     shots = Path(os.environ.get("GROK_EMBED_SHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     steps = bundled_steps()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": width + 80, "height": 1000})
-        page.goto(f"{course}/course-{width}.html")
-        for path, q in VIEWS:
-            start = int(q.split("=")[1]) if q.startswith("step=") else steps[-1]
-            frame = page.locator(f"iframe#{path}").element_handle().content_frame()
-            frame.wait_for_function(DONE, arg=start, polling=500, timeout=120_000)
-            assert frame.locator('[data-testid="stSidebar"]').is_hidden()  # no sidebar in the frame
-            fit = frame.evaluate(OVERFLOW)
-            assert fit["width"] == width and fit["scroll"] <= width and not fit["over"], (path, fit)
-            page.locator(f"iframe#{path}").screenshot(path=str(shots / f"embed-{path}-{width}.png"))
+    page = browser.new_page(viewport={"width": width + 80, "height": 1000})
+    page.goto(f"{course}/course-{width}.html")
+    for path, q, title in VIEWS:
+        start = int(q.split("=")[1]) if q.startswith("step=") else steps[-1]
+        iframe = page.locator(f"iframe#{path}")
+        frame = iframe.element_handle().content_frame()
+        frame.wait_for_function(DONE, arg=start, polling=500, timeout=120_000)
+        assert frame.locator('[data-testid="stSidebar"]').is_hidden()  # no sidebar in the frame
+        fit = frame.evaluate(OVERFLOW)
+        assert fit["width"] == width and fit["scroll"] <= width and not fit["over"], (path, fit)
+        iframe.screenshot(path=str(shots / f"embed-{path}-{width}.png"))
 
-            slider = frame.locator(SLIDER).first
-            slider.focus()
-            key, new = ("ArrowRight", steps[steps.index(start) + 1]) if start != steps[-1] else \
-                ("ArrowLeft", steps[-2])
-            slider.press(key)
-            frame.wait_for_function(DONE, arg=new, polling=500, timeout=60_000)
-            assert frame.locator('[data-testid="stHeading"]').first.inner_text().startswith(path[:4].capitalize())
-            assert f"step {new:,}" in frame.locator('[data-testid="stCaptionContainer"]').first.inner_text()
-            assert not frame.evaluate(OVERFLOW)["over"], path
-        page.screenshot(path=str(shots / f"course-{width}.png"), full_page=True)
-        browser.close()
+        slider = frame.locator(SLIDER).first  # inline, above the view
+        slider.focus()
+        key, new = ("ArrowRight", steps[steps.index(start) + 1]) if start != steps[-1] else ("ArrowLeft", steps[-2])
+        slider.press(key)
+        frame.wait_for_function(DONE, arg=new, polling=500, timeout=60_000)  # every figure's title names it
+        assert frame.locator('[data-testid="stHeading"]').first.inner_text().startswith(title)
+        assert f"step {new:,}" in frame.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+        assert not frame.evaluate(OVERFLOW)["over"], path
+        iframe.screenshot(path=str(shots / f"embed-{path}-{width}-step-{new}.png"))
+    page.close()
 
 
 # -- AppTest ------------------------------------------------------------------------------------

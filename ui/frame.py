@@ -179,10 +179,12 @@ def _play_next(sel: state.Selection, t0: float) -> None:
 
 # -- a page's run -------------------------------------------------------------------------------
 # The compact layout for iframes (?embed=true): Streamlit has no option that removes the sidebar, so it
-# starts collapsed (st.set_page_config) and these rules hide it and its expand button; nothing else changes.
+# starts collapsed (st.set_page_config) and these rules hide it and its expand button, and the empty
+# header's 72 px above the title (embedded, Streamlit shows no toolbar in it).
 EMBED_CSS = """<style>
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
-  { display: none !important; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
 </style>"""
 
 

@@ -48,9 +48,13 @@ def header(title: str, sel: Selection) -> None:
 def columns(spec, *, keep: bool = False, **kw) -> list:
     """st.columns in the full app; embedded, the columns stack at full width (a frame of 600-900 px would squeeze
     them), unless keep=True (small things such as a row of numbers)."""
-    if not embedded() or keep:
+    n = spec if isinstance(spec, int) else len(spec)
+    if not embedded():
         return st.columns(spec, **kw)
-    return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+    if keep:  # a row that wraps where it must (st.columns would stack all of it below 640 px)
+        row = st.container(horizontal=True)
+        return [row.container() for _ in range(n)]
+    return [st.container() for _ in range(n)]
 
 
 def embed_url(page: str, params: dict[str, str]) -> str:
