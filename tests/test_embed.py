@@ -126,6 +126,25 @@ def test_course_page_embeds_three_views_that_fit_and_follow_their_sliders(course
     page.close()
 
 
+def test_figures_for_a_narrow_frame_wrap_their_titles_and_make_room():
+    from ui.compact import narrow, wrap
+
+    title = "7×7 neuron pairs over y (x = 0), each pair once; diagonal: each neuron's wave — step 25000"
+    assert wrap(title, 61) == "7×7 neuron pairs over y (x = 0), each pair once; diagonal:<br>each neuron's wave — step 25000"
+    assert wrap("<b>Key frequencies:<br>share</b>", 9) == "<b>Key</b><br><b>frequencies:</b><br><b>share</b>"
+    panels = [{"x": x, "y": 1.02, "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
+               "text": "<b>Gini of the embedding's<br>frequency norms</b>"} for x in (0.1, 0.4, 0.7, 0.9)]
+    spec = {"data": [], "layout": {"title": {"text": title}, "height": 350, "margin": {"t": 100},
+                                   "annotations": panels + [{"x": 3, "xref": "x", "text": "cleanup"}]}}
+    out = narrow(spec)["layout"]
+    assert out["title"]["text"].replace("<br>", " ") == title and out["title"]["text"].endswith("step 25000")
+    lines = out["annotations"][0]["text"].split("<br>")
+    assert len(lines) == 4 and max(len(ln) - len("<b></b>") for ln in lines) <= 11
+    assert out["annotations"][-1] == {"x": 3, "xref": "x", "text": "cleanup"}  # a phase label is not a panel title
+    assert out["margin"]["t"] - 100 == out["height"] - 350 == 22 + 2 * 15  # one title line and two panel lines more
+    assert spec["layout"]["height"] == 350  # the figure itself is left as it was
+
+
 # -- AppTest ------------------------------------------------------------------------------------
 def app(query: dict, embedded: bool, page: str) -> AppTest:
     """The page opened from a link with these parameters (the root URL first, as a browser does)."""

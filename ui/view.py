@@ -11,7 +11,7 @@ import streamlit as st
 from grok_core import plots
 from grok_core.views.level import Level
 
-from . import animation, frame, state
+from . import animation, compact, frame, state
 from .charts import plotly_chart
 from .state import Selection
 
@@ -90,7 +90,8 @@ def explain(text: str) -> None:
 def chart(fig, name: str, *, key: str | None = None, alt: str | None = None) -> None:
     """A plotly figure with PNG export, updated in place across steps (ui/charts.py), so zoom and camera stay."""
     title = getattr(fig, "title", "") or name
-    plotly_chart(fig.to_dict(), config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
+    spec = compact.narrow(fig.to_dict()) if embedded() else fig.to_dict()  # embedded: long titles wrap
+    plotly_chart(spec, config=plots.png_config(name), key=key or f"chart-{name}", alt=alt or title)
 
 
 def say(lvl: Level, low: str, mid: str, high: str) -> str:
