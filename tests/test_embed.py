@@ -131,6 +131,8 @@ def test_figures_for_a_narrow_frame_wrap_their_titles_and_make_room():
 
     title = "7×7 neuron pairs over y (x = 0), each pair once; diagonal: each neuron's wave — step 25000"
     assert wrap(title, 61) == "7×7 neuron pairs over y (x = 0), each pair once; diagonal:<br>each neuron's wave — step 25000"
+    assert wrap("Largest 2-D Fourier terms (share of the surface's variance) — step 25000", 61).endswith(
+        "<br>— step 25000")  # the step stays whole: the browser tests read it
     assert wrap("<b>Key frequencies:<br>share</b>", 9) == "<b>Key</b><br><b>frequencies:</b><br><b>share</b>"
     panels = [{"x": x, "y": 1.02, "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
                "text": "<b>Gini of the embedding's<br>frequency norms</b>"} for x in (0.1, 0.4, 0.7, 0.9)]

@@ -16,6 +16,7 @@ PANEL_CHAR_PX = 7.0  # ... and of a 12-px panel title
 PANEL_MARGINS_PX = 160  # the axes' margins and a colour bar, which the panels do not get
 LINE_PX = {"title": 22, "panel": 15}
 _TAG = re.compile(r"</?b>")
+_STEP_TAIL = re.compile(r"— step [\d,]+")
 
 
 def wrap(text: str, chars: int) -> str:
@@ -24,7 +25,8 @@ def wrap(text: str, chars: int) -> str:
     lines = []
     for part in _TAG.sub("", text).split("<br>"):
         line = ""
-        for word in part.split(" "):
+        for word in _STEP_TAIL.sub(lambda m: m.group(0).replace(" ", "\0"), part).split(" "):
+            word = word.replace("\0", " ")  # "— step N" stays on one line: the title says where it is
             if line and len(line) + 1 + len(word) > chars:
                 lines.append(line)
                 line = word
