@@ -22,6 +22,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO, running_app  # noqa: E402
+from tests.test_animate import tiny  # noqa: E402, F401 (the fixture: a tiny series whose weights change per step)
 
 pytestmark = pytest.mark.slow
 APP = str(REPO / "app.py")
@@ -176,23 +177,9 @@ def test_embedded_layout_moves_the_step_control_inline_and_stacks_columns():
     assert [c.value for c in full.code] == [snippet]  # the same snippet from the full app
 
 
-def _tiny_series(root: Path, steps: list[int]):
-    from grok_core.data import split_mask
-    from grok_core.model import init_params
-    from grok_core.series import SeriesWriter
-    from tests.conftest import TINY_MODEL, tiny_train
-
-    tcfg = tiny_train(n_steps=steps[-1], schedule=((10**9, 10),))
-    w = SeriesWriter(root, TINY_MODEL, tcfg, split_mask(TINY_MODEL.p, tcfg.frac_train, tcfg.data_seed), title="tiny")
-    for i, s in enumerate(steps):
-        w.add_checkpoint(s, init_params(TINY_MODEL, seed=i))
-        w.add_metrics(s, dict(train_loss=3.0 / (i + 1), test_loss=3.5 - 0.1 * i, train_acc=0.3 * i, test_acc=0.05 * i))
-    w.flush(complete=True)
-
-
-def test_download_as_animation_renders_the_views_settings_over_the_chosen_steps(tmp_path, monkeypatch):
-    """On a tiny series (p = 23, 5 checkpoints): the form makes a real MP4 of the waves view with its x and
-    neurons, frames 10..40 only, and offers it for download."""
+def test_download_as_animation_renders_the_views_settings_over_the_chosen_steps(tiny, tmp_path, monkeypatch):  # noqa: F811
+    """On tests/test_animate.py's tiny series (p = 23, checkpoints 0, 10, 20, 30, random weights per step):
+    the form makes a real MP4 of the waves view with its x and neurons, steps 10..30 only, offered for download."""
     import imageio_ffmpeg
 
     from grok_core import animate
@@ -202,25 +189,26 @@ def test_download_as_animation_renders_the_views_settings_over_the_chosen_steps(
         animate.browser_path()
     except animate.AnimateError as e:
         pytest.skip(str(e))
-    steps = [0, 10, 20, 30, 40]
-    _tiny_series(tmp_path / "tiny", steps)
-    monkeypatch.setattr(cache, "RUNS", tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "tiny").symlink_to(tiny.path, target_is_directory=True)  # offered as "Trained here: tiny"
+    monkeypatch.setattr(cache, "RUNS", runs)
     cache.catalog.clear()  # the picker's list is cached for a few seconds
     at = app({"series": "runs/tiny", "step": "20", "x": "3", "neurons": "1,5,9"}, False, "waves")
     assert not at.exception and not at.error, [e.value for e in at.exception + at.error]
-    assert at.select_slider(key="anim-waves-runs/tiny-range").value == (0, 40)  # default: every checkpoint
-    at.select_slider(key="anim-waves-runs/tiny-range").set_value((10, 40))
+    assert at.select_slider(key="anim-waves-runs/tiny-range").value == (0, 30)  # default: every checkpoint
+    at.select_slider(key="anim-waves-runs/tiny-range").set_value((10, 30))
     at.number_input(key="anim-waves-runs/tiny-fps").set_value(4)
     at.button[[b.label for b in at.button].index("Make the animation")].click()  # the form's submit button
     at.run(timeout=180)
     assert not at.exception and not at.error, [e.value for e in at.exception + at.error]
     made = at.session_state["_animation"]
-    assert made["name"] == "neuron-waves-steps-10-40.mp4" and made["steps"] == [10, 20, 30, 40]
+    assert made["name"] == "neuron-waves-steps-10-30.mp4" and made["steps"] == [10, 20, 30]
     assert at.get("download_button"), "no download button"
     path = tmp_path / made["name"]
     path.write_bytes(made["data"])
     gen = imageio_ffmpeg.read_frames(str(path))
     meta = next(gen)
     frames = [np.frombuffer(b, np.uint8).reshape(meta["size"][1], meta["size"][0], 3) for b in gen]
-    assert len(frames) == 4 and meta["fps"] == 4 and tuple(meta["size"]) == tuple(made["size"])
+    assert len(frames) == 3 and meta["fps"] == 4 and tuple(meta["size"]) == tuple(made["size"])
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.5  # the waves differ across steps
