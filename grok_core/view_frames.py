@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import torch
 
 from . import phases, plots
-from .analysis import attention as att
-from .analysis import crests, fourier, neurons, probes
 from .analysis import progress as prog
-from .model import forward_last, grid_attention, grid_cache, grid_neuron, run_with_cache
+from .analysis.attention import frequency_order
+from .model import grid_attention, grid_cache
+from .views import attention, crests, embeddings, inputs, reference, surfaces, waves
 
-HOOK_POST = "blocks.0.mlp.hook_post"
+HOOK_POST = reference.HOOK_POST
+GRID_HOOKS = ("blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post")  # what the per-series references read
 
 
 class ViewError(ValueError):
@@ -33,49 +33,44 @@ class ViewError(ValueError):
 
 class Context:
     """One series and what every frame of it shares, computed once: the final checkpoint's neurons and
-    key frequencies (the views' defaults), the phases, the progress measures."""
+    key frequencies (the views' defaults, from grok_core.views.reference as the pages pick them), the
+    phases, the progress measures."""
 
     def __init__(self, series):
         self.series, self.cfg, self.metrics = series, series.model_cfg, series.metrics
         self._showcase: dict[int, list[int]] = {}
 
     @cached_property
+    def final_params(self) -> dict:
+        return self.series.params_at(int(self.series.steps[-1]))
+
+    @cached_property
     def final_grid(self) -> dict:
-        return grid_cache(self.series.params_at(int(self.series.steps[-1])), self.cfg)
+        g = grid_cache(self.final_params, self.cfg)
+        return {k: g[k] for k in GRID_HOOKS}
 
     @cached_property
     def key_freqs(self) -> list[int]:
-        params = self.series.params_at(int(self.series.steps[-1]))
-        return [int(k) for k in fourier.key_frequencies(params, self.cfg, self.final_grid)]
+        return reference.key_frequencies(self.final_params, self.cfg, self.final_grid)
 
     @cached_property
     def display_freq(self) -> int:
-        """The lowest key frequency: a low one looks like a smooth wave over 113 samples (as ui/cache)."""
-        return min(self.key_freqs) if self.key_freqs else 1
+        return reference.display_frequency(self.key_freqs)
 
     @cached_property
-    def neuron_freqs(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each neuron's main frequency in the trained model and the share of its variance it explains: [d_mlp] each."""
-        return fourier.neuron_frequencies(neurons.neuron_grid(self.final_grid, self.cfg))
+    def neuron_freqs(self) -> np.ndarray:
+        return reference.neuron_frequencies(self.final_grid, self.cfg)
 
     def showcase(self, n: int) -> list[int]:
-        """Neurons of the display frequency most active at x = 0, spread over phases (as the pages pick them)."""
         if n not in self._showcase:
-            g = neurons.neuron_grid(self.final_grid, self.cfg)  # [p, p, d_mlp]
-            best_k, frac = self.neuron_freqs
-            cand = np.flatnonzero((best_k == self.display_freq) & (frac > 0.5))
-            if len(cand) < n:
-                self._showcase[n] = [int(i) for i in neurons.default_neurons(g, n=n)]
-            else:
-                cand = cand[np.argsort(-g[0][:, cand].var(axis=0))][: 3 * n]
-                self._showcase[n] = [int(cand[i]) for i in neurons.default_neurons(g[:, :, cand], n=n)]
+            self._showcase[n] = reference.showcase_neurons(self.final_grid, self.cfg, self.display_freq, n)
         return self._showcase[n]
 
     def neuron_freq(self, neuron: int) -> int:
-        return int(self.neuron_freqs[0][int(neuron)])
+        return int(self.neuron_freqs[int(neuron)])
 
     @cached_property
-    def spans(self) -> list[tuple[str, int, int]]:
+    def spans(self) -> list[phases.Span]:
         return phases.phase_spans(self.metrics)
 
     @cached_property
@@ -84,42 +79,31 @@ class Context:
 
     def x_slice(self, step: int, x: int) -> np.ndarray:
         """MLP neurons on 'x + y =' for every y: [p(y), d_mlp]."""
-        ys = torch.arange(self.cfg.p)
-        cache: dict = {}
-        with torch.no_grad():
-            forward_last(self.series.params_at(step), self.cfg, torch.full_like(ys, int(x)), ys, cache=cache)
-        return cache[HOOK_POST].numpy()
+        return waves.x_slice(self.series.params_at(step), self.cfg, x)[HOOK_POST]
 
-    def neuron_surface(self, step: int, neuron: int, mid: dict | None = None) -> np.ndarray:
-        """One neuron over the whole grid [p(x), p(y)], from the attention half of the grid."""
-        params = self.series.params_at(step)
-        mid = mid or grid_attention(params, self.cfg)
-        a = grid_neuron(params, self.cfg, mid["blocks.0.hook_resid_mid"], int(neuron))
-        return a.numpy().reshape(self.cfg.p, self.cfg.p).astype(np.float64)
+    def mid(self, step: int) -> dict:
+        return grid_attention(self.series.params_at(step), self.cfg)
 
 
-# -- the views ----------------------------------------------------------------------------------
+# -- the views: the pages' readings (grok_core.views) drawn by the pages' builders ---------------
 def _curves(cx: Context, step: int, fig: str, v: dict):
     build = plots.loss_curves if fig == "loss-curves" else plots.accuracy_curves
     return build(cx.metrics, step, cx.spans)
 
 
 def _inputs(cx: Context, step: int, fig: str, v: dict):
-    cfg = cx.cfg
-    tokens = torch.tensor([[v["x"], v["y"], cfg.eq_token]])
+    out = inputs.inputs_at(cx.series.params_at(step), cx.cfg, v["x"], v["y"], cx.series.train_mask)
     if fig == "one-hot-input":
-        return plots.one_hot_matrix(tokens[0].tolist(), cfg.d_vocab)
-    with torch.no_grad():
-        logits, c = run_with_cache(cx.series.params_at(step), cfg, tokens)
+        return plots.one_hot_matrix(list(out.tokens), cx.cfg.d_vocab)
     if fig == "embedding":
-        return plots.embedding_matrix(c["hook_embed"][0].numpy(), tokens[0].tolist(), cfg.eq_token, step)
-    probs = logits[0, -1].double().softmax(-1).numpy()  # [p]
-    return plots.answer_probs(probs, (v["x"] + v["y"]) % cfg.p, step)
+        return plots.embedding_matrix(out.embed, list(out.tokens), cx.cfg.eq_token, step)
+    return plots.answer_probs(out.probs, out.correct, step)
 
 
 def _waves(cx: Context, step: int, fig: str, v: dict):
-    waves = cx.x_slice(step, v["x"])[:, v["neurons"]]  # [p(y), n]
-    return plots.neuron_waves(waves, v["neurons"], v["x"], step, purity=fourier.wave_purity(waves))
+    w = cx.x_slice(step, v["x"])[:, v["neurons"]]  # [p(y), n]
+    wp = waves.purity(w, cx.cfg)
+    return plots.neuron_waves(w, v["neurons"], v["x"], step, purity=(wp.k, wp.share))
 
 
 def _grid(cx: Context, step: int, fig: str, v: dict):
@@ -128,62 +112,49 @@ def _grid(cx: Context, step: int, fig: str, v: dict):
 
 
 def _embeddings(cx: Context, step: int, fig: str, v: dict):
-    params, k = cx.series.params_at(step), v["k"]
+    emb = embeddings.embedding_at(cx.series.params_at(step), cx.cfg, v["k"])
     if fig == "embedding-frequency-norms":
-        return plots.freq_norms(np.asarray(fourier.embedding_freq_norms(params, cx.cfg, position=0)), cx.key_freqs, step)
-    fits, r2 = {}, {}
-    for pos, var in enumerate(("x", "y")):
-        pc, ps = probes.circle_probes(params, cx.cfg, k, position=pos)
-        fits[var], r2[var] = (np.asarray(pc.fit), np.asarray(ps.fit)), (float(pc.r2), float(ps.r2))
+        return plots.freq_norms(emb.norms, cx.key_freqs, step)
     build = plots.probe_circles if fig == "probe-circles" else plots.probe_curves
-    return build(fits, k, step, r2)
+    return build(emb.fits, emb.k, step, emb.r2)
 
 
 def _surfaces(cx: Context, step: int, fig: str, v: dict):
-    surface, k, n = cx.neuron_surface(step, v["neuron"]), v["k"], v["neuron"]
+    k, n = v["k"], v["neuron"]
+    surface = surfaces.neuron_surface(cx.series.params_at(step), cx.cfg, cx.mid(step), n)
     if fig == "neuron-surface":
         title = f"Neuron #{n} over all (x, y)"
         if v["view"] == "heatmap":
             return plots.surface_heatmap(surface, title, step)
-        order = att.frequency_order(k, cx.cfg.p) if v["order"] == "frequency" else None
+        order = frequency_order(k, cx.cfg.p) if v["order"] == "frequency" else None
         return plots.surface_3d(surface, title, step, order=order, k=k)
+    spec = surfaces.spectrum_at(surface, n, k)
     if fig == "neuron-spectrum":
-        return plots.spectrum_2d(np.asarray(fourier.fourier_2d(surface)), step, f"2-D Fourier spectrum of neuron #{n}")
+        return plots.spectrum_2d(spec.coefs, step, f"2-D Fourier spectrum of neuron #{n}")
     if fig == "neuron-top-terms":
-        return plots.top_terms_bar(list(fourier.top_terms(surface, n=8)), step)
-    dec = fourier.decompose(surface, k)
+        return plots.top_terms_bar(spec.top, step)
     if fig == "trig-identity":
-        return plots.trig_identity(dec["identity"], k)
-    biggest = sorted(dec["terms"], key=lambda t: -dec["frac"].get(t, 0.0))[:4]
-    parts = [(f"neuron #{n} − mean", surface - surface.mean())]
-    parts += [(f"{t} ({dec['frac'].get(t, 0.0):.0%})", np.asarray(dec["terms"][t])) for t in biggest]
-    return plots.decomposition(parts, step, n)
+        return plots.trig_identity(spec.identity, k)
+    return plots.decomposition(spec.parts, step, n)
 
 
 def _crests(cx: Context, step: int, fig: str, v: dict):
-    params, src = cx.series.params_at(step), v["source"]
-    mid = grid_attention(params, cx.cfg)
-    if src == "neuron":
-        surface, title = cx.neuron_surface(step, v["neuron"], mid), f"Neuron #{v['neuron']}"
-    else:
-        read = crests.logit_surface if src == "logit" else crests.mlp_out_surface
-        surface = np.asarray(read(mid, params, cx.cfg, v["c"]), dtype=np.float64)
-        title = f"Logit of answer {v['c']}" if src == "logit" else f"MLP output projected on answer {v['c']}"
-    c = int(crests.crest(surface))
+    src = v["source"]
+    which = v["neuron"] if src == "neuron" else v["c"]
+    crest = crests.crest_at(cx.series.params_at(step), cx.cfg, cx.mid(step), src, which)
     if fig == "crest-profile":
-        return plots.diagonal_profile(surface, c, step, "Diagonal means")
-    return plots.surface_heatmap(surface, title, step, colorbar="value", lines_c=c)
+        return plots.diagonal_profile(crest.surface, crest.c, step, "Diagonal means")
+    title = {"logit": f"Logit of answer {which}", "mlp_out": f"MLP output projected on answer {which}",
+             "neuron": f"Neuron #{which}"}[src]
+    return plots.surface_heatmap(crest.surface, title, step, colorbar="value", lines_c=crest.c)
 
 
 def _attention(cx: Context, step: int, fig: str, v: dict):
-    g = grid_attention(cx.series.params_at(step), cx.cfg)
-    to_x = np.asarray(att.attention_to(g, cx.cfg))[..., 0]  # [p, p, h]
-    ks, shares = att.head_frequency_shares(g, cx.cfg)
-    freqs = [int(k) for k in ks]
-    orders = [att.frequency_order(k, cx.cfg.p) for k in freqs] if v["order"] == "frequency" else None
+    a = attention.attention_at(cx.mid(step), cx.cfg)
+    orders = a.orders(cx.cfg.p) if v["order"] == "frequency" else None
     if fig == "attention-vs-x":
-        return plots.attention_vs_x(to_x, step, freqs, orders)
-    return plots.attention_heads(to_x, step, freqs, orders, shares=np.asarray(shares))
+        return plots.attention_vs_x(a.to_x, step, a.head_freqs, orders)
+    return plots.attention_heads(a.to_x, step, a.head_freqs, orders, shares=a.head_shares)
 
 
 def _progress(cx: Context, step: int, fig: str, v: dict):

@@ -12,7 +12,7 @@ view.header("Crests: where x + y ≡ c", sel)
 p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
 SOURCES = dict(zip(SOURCE_IDS, ("the logit of answer c", "MLP output towards answer c", "one MLP neuron"), strict=True))
 
-c1, c2, c3 = st.columns([3, 1, 1])
+c1, c2, c3 = view.columns([3, 1, 1])
 source = state.choice_control("source", "Surface", list(SOURCES), "logit", format_func=SOURCES.get, container=c1)
 if source == "neuron":
     which = state.int_control("neuron", "Neuron", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, 7)[0],
@@ -45,7 +45,7 @@ view.explain(
 )
 title = {"logit": f"Logit of answer {which}", "mlp_out": f"MLP output projected on answer {which}",
          "neuron": f"Neuron #{which}"}[source]
-left, right = st.columns([3, 2])
+left, right = view.columns([3, 2])
 with left:
     view.chart(plots.surface_heatmap(crest.surface, title, sel.step, colorbar="value", lines_c=c), "crest-surface")
 with right:

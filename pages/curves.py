@@ -1,6 +1,5 @@
 """View 1: train/test loss and accuracy over training, the phases shaded, the current step marked."""
 
-import streamlit as st
 
 from grok_core import plots
 from grok_core.phases import Phase
@@ -26,15 +25,15 @@ WHAT_NOW = {
                    "long flat stretch and ask what changed inside the network — the other views show it.",
 }
 now = curves_at(m, spans, sel.step)
-view.explain(WHAT_NOW[now.phase] + " The dashed line is the step chosen in the sidebar; shading marks the phases.")
+view.explain(WHAT_NOW[now.phase] + " The dashed line is the step chosen with the slider; shading marks the phases.")
 
-cols = st.columns(4)
+cols = view.columns(4, keep=True)  # a row of four numbers fits a frame
 cols[0].metric("train loss", f"{now.train_loss:.3g}")
 cols[1].metric("test loss", f"{now.test_loss:.3g}")
 cols[2].metric("train accuracy", f"{now.train_acc:.1%}")
 cols[3].metric("test accuracy", f"{now.test_acc:.1%}")
 
-left, right = st.columns(2)
+left, right = view.columns(2)
 with left:
     view.chart(plots.loss_curves(m, sel.step, spans), "loss-curves")
 with right:

@@ -11,7 +11,7 @@ view.header("Embeddings & probes", sel)
 p = sel.cfg.p
 key_final = cache.final_key_freqs(sel.series_id)
 
-c1, c2 = st.columns([1, 4])
+c1, c2 = view.columns([1, 4])
 k = state.int_control("k", "Frequency k", 1, sel.cfg.n_frequencies, cache.display_freq(sel.series_id), container=c1,
                       help=f"Which wave cos/sin(2π·k·x/{p}) to probe for.")
 c2.markdown(f"Key frequencies of the trained model: **{', '.join(map(str, key_final))}** "

@@ -11,7 +11,7 @@ sel = view.current()
 view.header("Neuron scatter grid", sel)
 p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
 
-c1, c2, c3 = st.columns([1, 1, 3])
+c1, c2, c3 = view.columns([1, 1, 3])
 n = state.int_control("n", "Grid size N", 2, 10, 7, container=c1, help="N neurons give an N×N grid of pairs.")
 x = state.int_control("x", "x (fixed)", 0, p - 1, 0, container=c2)
 neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, n),

@@ -1,6 +1,5 @@
 """View 2: how 'x + y =' enters the model (one-hot 114×3 → embedding 128×3) and what it answers."""
 
-import streamlit as st
 
 from grok_core import plots
 from ui import cache, state, view
@@ -9,7 +8,7 @@ sel = view.current()
 view.header("Inputs: what the model sees", sel)
 p = sel.cfg.p
 
-c1, c2, _ = st.columns([1, 1, 3])
+c1, c2, _ = view.columns([1, 1, 3])
 x = state.int_control("x", "x", 0, p - 1, 1, container=c1)
 y = state.int_control("y", "y", 0, p - 1, 2, container=c2)
 out = cache.one_problem(sel.series_id, sel.step, x, y)
@@ -24,7 +23,7 @@ view.explain(
     + ("which is right." if out.is_right else f"but the right answer is {correct}.")
 )
 
-a, b = st.columns(2)
+a, b = view.columns(2)
 with a:
     view.chart(plots.one_hot_matrix(list(out.tokens), sel.cfg.d_vocab), "one-hot-input")
 with b:

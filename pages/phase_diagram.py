@@ -67,7 +67,7 @@ if sig != st.session_state.get("_phase_pick_sig"):
     if picked is not None:
         st.session_state["cell"] = picked
 
-left, right = st.columns([3, 2])
+left, right = view.columns([3, 2])
 with right:
     cid = state.choice_control("cell", "Cell", ids, default_id, format_func=labels.get, widget="selectbox",
                                help="Or click a square in the diagram.")
@@ -78,7 +78,7 @@ with left:
                     key=CHART_KEY, on_select="rerun", selection_mode="points",
                     alt="Phase diagram of grokking delay over train fraction and weight decay")
 
-c1, c2 = st.columns(2)
+c1, c2 = view.columns(2)
 with c1:
     view.chart(sweep_plots.cell_curves(sw, cid, kind), "sweep-cell-curves", key="chart-sweep-cell")
 with c2:

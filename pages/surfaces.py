@@ -1,6 +1,5 @@
 """View 6: one neuron over the whole (x, y) grid, its 2-D Fourier spectrum, decomposition and the trig identity."""
 
-import streamlit as st
 
 from grok_core import plots
 from grok_core.analysis.attention import frequency_order
@@ -12,7 +11,7 @@ view.header("Surfaces & spectra", sel)
 p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
 showcase = cache.showcase_neurons(sel.series_id, 7)
 
-c1, c2, c3 = st.columns([1, 1, 2])
+c1, c2, c3 = view.columns([1, 1, 2])
 neuron = state.int_control("neuron", "Neuron", 0, d_mlp - 1, showcase[0], container=c1)
 k_default = cache.neuron_frequency(sel.series_id, neuron)
 k = state.int_control("k", "Frequency k", 1, sel.cfg.n_frequencies, k_default, container=c2,
@@ -25,7 +24,7 @@ shape = state.choice_control("view", "Show the surface as", list(SHAPES), "heatm
                                   "of x and of y (the heatmap shows all of them); the camera you set stays when the "
                                   "step changes. “3-D over training” holds checkpoints from all of training, with its "
                                   "own slider and play button.")
-c4, c5 = st.columns(2)
+c4, c5 = view.columns(2)
 EXPLAIN = {"terms": "its largest terms", "parts": "its components at frequency k", "identity": "the trig identity"}
 explain_with = state.choice_control("explain", "Take the surface apart", list(EXPLAIN), "terms",
                                     format_func=EXPLAIN.get, container=c4)
@@ -60,7 +59,7 @@ view.explain(
     "with crests where x + y ≡ c."
 )
 title = f"Neuron #{neuron} over all (x, y)"
-left, right = st.columns(2)
+left, right = view.columns(2)
 with left:
     if shape == "3d":
         view.chart(plots.surface_3d(surface, title, sel.step, order=order, k=k), "neuron-surface-3d",

@@ -1,6 +1,5 @@
 """View 3: fix x, sweep y over 0..p-1 and plot MLP neurons: noise before grokking, clean waves after."""
 
-import streamlit as st
 
 from grok_core import plots
 from grok_core.phases import Phase
@@ -11,7 +10,7 @@ sel = view.current()
 view.header("Neuron waves", sel)
 p, d_mlp = sel.cfg.p, sel.cfg.d_mlp
 
-c1, c2 = st.columns([1, 3])
+c1, c2 = view.columns([1, 3])
 x = state.int_control("x", "x (fixed)", 0, p - 1, 0, container=c1, help="The first number of the sum, held fixed.")
 neurons = state.int_list_control("neurons", "Neurons", 0, d_mlp - 1, cache.showcase_neurons(sel.series_id, 7)[:5],
                                  max_len=10, container=c2,

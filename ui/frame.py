@@ -147,8 +147,10 @@ def _toggle_play(steps: list[int]) -> None:
 def step_control(steps: list[int], where=None) -> int:
     """The shared step slider with previous / play / next, mirrored in the URL as ?step=N.
 
-    Drawn once per run, in the sidebar by default or in any container (e.g. inline in a compact layout).
+    Drawn once per run, in the sidebar by default or in any container (the compact embedded layout draws it
+    inline); outside the sidebar the buttons sit in a row that wraps rather than stacks in a narrow frame.
     """
+    inline = where is not None
     where = where or st.sidebar
     if "_play_to" in st.session_state:  # set by the play ticker (before the slider exists)
         st.session_state["step"] = st.session_state.pop("_play_to")
@@ -157,14 +159,20 @@ def step_control(steps: list[int], where=None) -> int:
                                on_change=_stop_playing,
                                help="The checkpoints saved during training. Use ← → on the slider, or the buttons.")
     playing = st.session_state.get("playing", False)
-    b1, b2, b3 = where.columns(3)
+    if inline:
+        row = where.container(horizontal=True, vertical_alignment="center", key="step-buttons")
+        b1 = b2 = b3 = row
+        width = "content"
+    else:
+        b1, b2, b3 = where.columns(3)
+        width = "stretch"
     b1.button("", icon=":material/skip_previous:", key="prev", on_click=_shift, args=(-1, steps),
-              help="Previous checkpoint", width="stretch", disabled=step == steps[0])
+              help="Previous checkpoint", width=width, disabled=step == steps[0])
     b2.button("", icon=":material/pause:" if playing else ":material/play_arrow:", key="play", on_click=_toggle_play,
-              args=(steps,), help="Pause" if playing else "Play through training", width="stretch",
+              args=(steps,), help="Pause" if playing else "Play through training", width=width,
               type="primary" if playing else "secondary")
     b3.button("", icon=":material/skip_next:", key="next", on_click=_shift, args=(1, steps), help="Next checkpoint",
-              width="stretch", disabled=step == steps[-1])
+              width=width, disabled=step == steps[-1])
     state.shown("step", step)
     return int(step)
 
@@ -185,21 +193,56 @@ def _play_next(sel: state.Selection, t0: float) -> None:
 
 
 # -- a page's run -------------------------------------------------------------------------------
+# The compact layout for iframes (?embed=true): Streamlit has no option that removes the sidebar, so it
+# starts collapsed (st.set_page_config) and these rules hide it and its expand button, and the empty
+# header's 72 px above the title (embedded, Streamlit shows no toolbar in it).
+EMBED_CSS = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"],
+[data-testid="stHeader"] { display: none !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem !important; }
+</style>"""
+
+
+def embedded() -> bool:
+    """Whether the app runs with ?embed=true (Streamlit keeps that parameter out of st.query_params)."""
+    try:
+        return bool(st.context.is_embedded)
+    except Exception:  # no session behind this run
+        return False
+
+
+def _phase_badge(where, phase: Phase) -> None:
+    where.badge(phase, color=PHASE_BADGE.get(phase, "gray"), icon=":material/flag:",
+                help="Phase of training at this step, read off the loss and accuracy curves (see About).")
+
+
 def begin() -> state.Selection:
-    """Draw the shared frame and return the selection the page shows."""
+    """Draw the shared frame and return the selection the page shows.
+
+    Embedded (?embed=true), there is no sidebar: the page's header goes first (ui.view.header fills the
+    box `_head_box`), then the step control and phase badge inline, then the view.
+    """
     st.session_state["_t0"] = (time.perf_counter(), time.time())
-    st.set_page_config(page_title="Grokking Explorer", page_icon=":material/blur_on:", layout="wide")
+    embed = embedded()
+    st.set_page_config(page_title="Grokking Explorer", page_icon=":material/blur_on:", layout="wide",
+                       initial_sidebar_state="collapsed" if embed else "auto")
     state.begin_run()
     cache.run_stats().clear()
-    with st.sidebar:
-        navigation()
+    if embed:
+        st.html(EMBED_CSS)
+        st.session_state["_head_box"] = st.container()
+    else:
+        st.session_state.pop("_head_box", None)
+        with st.sidebar:
+            navigation()
     series_id, series = series_picker()
     steps = [int(s) for s in series.steps]
-    step = step_control(steps)
+    bar = st.container(key="step-bar") if embed else None
+    step = step_control(steps, bar)
     phase = phase_at(cache.phase_spans(series_id), step)
-    st.sidebar.badge(phase, color=PHASE_BADGE.get(phase, "gray"), icon=":material/flag:",
-                     help="Phase of training at this step, read off the loss and accuracy curves (see About).")
-    st.sidebar.caption(f"Checkpoint {steps.index(step) + 1} of {len(steps)} · steps {steps[0]:,}–{steps[-1]:,}")
+    where = bar.container(horizontal=True, vertical_alignment="center", key="phase-row") if embed else st.sidebar
+    _phase_badge(where, phase)
+    where.caption(f"Checkpoint {steps.index(step) + 1} of {len(steps)} · steps {steps[0]:,}–{steps[-1]:,}")
     cache.note_step(series_id, step)
     sel = state.Selection(series_id, step, steps.index(step), phase, series)
     st.session_state["_selection"] = sel

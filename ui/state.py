@@ -115,9 +115,14 @@ def shown(key: str, value, to_url: Callable[[object], str] = str, url_key: str |
     st.session_state[_SHOWN][url_key or key] = to_url(value)
 
 
+def shown_params() -> dict[str, str]:
+    """The URL parameters of the controls shown so far in this run (what write_url puts in the URL)."""
+    return dict(st.session_state.get(_SHOWN, {}))
+
+
 def write_url() -> None:
     """Mirror the controls shown in this run into the URL (only when something changed)."""
-    want = dict(st.session_state.get(_SHOWN, {}))
+    want = shown_params()
     try:
         have = st.query_params.to_dict()
     except Exception:
