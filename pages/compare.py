@@ -20,7 +20,7 @@ ids = [c.id for c in offline]
 titles = {c.id: c.title for c in offline}
 others = [i for i in ids if i != sel.series_id]
 default_b = "no-weight-decay" if "no-weight-decay" in others else (others[0] if others else sel.series_id)
-c1, c2, c3 = st.columns([3, 2, 2])
+c1, c2, c3 = view.columns([3, 2, 2])
 c1.markdown(f"**Run A** (the series in the sidebar): {titles.get(sel.series_id, sel.series.title)}")
 b_id = state.choice_control("b", "Run B", ids, default_b, format_func=lambda i: titles.get(i, i), widget="select",
                             container=c1, help="Any series that opens without the network: the bundled runs, runs "
@@ -50,7 +50,7 @@ if reading.identical:
 view.explain(text)
 
 runs = [(A.name, sel.series.metrics, A.step), (B.name, cache.series(b_id).metrics, B.step)]
-left, right = st.columns(2)
+left, right = view.columns(2)
 with left:
     view.chart(compare_plots.compare_curves(runs, "loss"), "compare-loss")
 with right:
@@ -58,7 +58,7 @@ with right:
 
 sides = ((A, cmp.a, sel.series_id), (B, cmp.b, b_id))
 embs = [cache.embedding(sid, r.step, side.k) for side, r, sid in sides]
-for col, (side, r, _), emb in zip(st.columns(2), sides, embs):
+for col, (side, r, _), emb in zip(view.columns(2), sides, embs):
     with col:
         st.markdown(f"#### {side.name} · {side.title}")
         keys = ", ".join(map(str, r.key_freqs)) or "none"
@@ -70,7 +70,7 @@ for (side, r, _), emb in zip(sides, embs):  # full width: each figure has an x a
     fig = plots.probe_circles(emb.fits, side.k, r.step, emb.r2)
     fig.to_dict()["layout"]["title"]["text"] = f"{side.name}: " + fig.title  # which run, as the other figures say
     view.chart(fig, f"compare-circles-{side.name[-1]}", alt=f"{side.name}: probe circles")
-for col, (side, r, sid) in zip(st.columns(2), sides):
+for col, (side, r, sid) in zip(view.columns(2), sides):
     with col:
         if shown_view == "crests":
             c = 7 % cache.series(sid).model_cfg.p

@@ -1,5 +1,6 @@
 """View 1: train/test loss and accuracy over training, the phases shaded, the current step marked."""
 
+import streamlit as st
 
 from grok_core import plots
 from grok_core.phases import Phase
@@ -51,7 +52,7 @@ said = view.say(
     f"Almost every cell is right: {cm.cmap.test_acc:.1%} of the unseen sums and {cm.cmap.train_acc:.1%} of the "
     "training sums. The model computes the sum instead of looking it up.",
 )
-m1, m2 = st.columns([2, 3])
+m1, m2 = view.columns([2, 3])
 with m1:
     st.markdown("#### Which sums are right")
     st.markdown(f"Each cell is one sum x + y (x across, y up), coloured by train or test and, dark or pale, by right "

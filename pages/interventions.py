@@ -15,7 +15,7 @@ names = ", ".join(map(str, keys)) or "none"
 
 KIND_NAMES = {"embedding": "(a) embedding", "logits": "(b) logits", "neurons": "(c) MLP neurons"}
 WHAT = {"default": "all keys vs one", "chosen": "chosen k", "neurons": "chosen neurons"}
-c1, c2, c3 = st.columns([4, 3, 2])
+c1, c2, c3 = view.columns([4, 3, 2])
 kind = state.choice_control("cut", "Remove", list(KINDS), "logits", format_func=KIND_NAMES.get, container=c1,
                             help="(a) projects the number rows of W_E off cos/sin(2πkx/p); (b) removes each answer's "
                                  "cos/sin(w_k(x+y)) part of the logits, as the excluded loss does; (c) zeroes the MLP "
@@ -65,7 +65,7 @@ elif not r.chosen and len(r.cuts) > 1 and r.cuts[0].broke and r.cuts[-1].survive
 view.explain(f"Key frequencies of this run: **{names}**. {intro} " + said[0].upper() + said[1:])
 
 results = [c.result for c in r.cuts]
-left, right = st.columns(2)
+left, right = view.columns(2)
 with left:
     view.chart(correctness_plots.intervention_bars(results, sel.step, "acc"), "intervention-accuracy")
 with right:
@@ -76,7 +76,7 @@ if r.cuts:
                                  format_func=labels.get, widget="radio",
                                  help="Which cut's map to show beside the map before any cut.")
     cut = r.cuts[int(shown)]
-left, right = st.columns(2)
+left, right = view.columns(2)
 with left:
     view.chart(correctness_plots.correctness_map(before, "Before", height=460), "correctness-before")
 if r.cuts:
