@@ -250,7 +250,7 @@ def test_no_local_path_or_unopened_repo_from_a_url(repos):
     """?series= takes only the ids the picker offers: a hub: id never opened in this session is not one."""
     at = app({"series": f"hub:alice/offline@{repos['alice/offline']}"})
     assert at.selectbox(key="series").value == "default" and not at.error
-    assert "series hub:alice/offline@" in " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "series hub:alice/offline@" in " ".join(w.value for w in at.warning).replace("\\", "").replace("\u200b", "")
     at = app({"hub": "/etc/passwd"})
     one_sentence(at, "'/etc/passwd' is not a valid Hub repo id")
     assert sources.hub_choice_for_id("hub:../x") is None and sources.hub_choice_for_id("runs/x") is None
@@ -268,7 +268,7 @@ def test_a_broken_default_entry_leaves_the_bundled_series_first(tmp_path, monkey
     monkeypatch.setattr(sources, "MANIFEST", write_manifest(tmp_path / "m.json", lambda s: s[0].pop("source")))
     choices, problems = sources.list_choices(tmp_path / "no-runs")
     assert choices[0].id == "default" and choices[0].offline and choices[0].local_path == sources.BUNDLED
-    assert [c.id for c in choices[1:]] == ["nanda-full-run", "tl-demo-burnycoder"]
+    assert [c.id for c in choices[1:]] == ["no-weight-decay", "nanda-full-run", "tl-demo-burnycoder"]
     assert problems == ["m.json: entry 1 ('default'): missing field 'source'"]
     # the same in the app: the bundled series is drawn and the problem is said
     cache.catalog.clear()
@@ -288,7 +288,7 @@ def test_a_local_entry_that_is_not_a_series_is_refused_not_offered_as_a_download
 
     monkeypatch.setattr(sources, "MANIFEST", write_manifest(tmp_path / "m.json", edit))
     choices, problems = sources.list_choices(tmp_path / "no-runs")
-    assert [c.id for c in choices] == ["default", "nanda-full-run", "tl-demo-burnycoder"]
+    assert [c.id for c in choices] == ["default", "no-weight-decay", "nanda-full-run", "tl-demo-burnycoder"]
     assert choices[0].title == "Bundled run" and choices[0].label == "Bundled run"
     assert problems == ["m.json: entry 'default' cannot be offered: the folder checkpoints/nothing-here holds no "
                         "series (missing series.json)",

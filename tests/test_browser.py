@@ -186,7 +186,7 @@ def test_sidebar_links_keep_the_step(server, page):
     page.wait_for_function(DONE, arg=steps[5], polling="raf", timeout=120_000)
     assert "/curves" in page.url and f"step={steps[5]}" in page.url
     nav = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
-    assert nav.count() == 12 and any(t.endswith("Neuron waves") for t in nav.all_inner_texts())
+    assert nav.count() == 14 and any(t.endswith("Neuron waves") for t in nav.all_inner_texts())
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no second, automatic list
     page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"] a', has_text="Crests").click()
     page.wait_for_function(DONE, arg=steps[5], polling="raf", timeout=60_000)

@@ -121,7 +121,8 @@ def test_course_page_embeds_three_views_that_fit_and_follow_their_sliders(course
         slider.press(key)
         frame.wait_for_function(DONE, arg=new, polling=500, timeout=60_000)  # every figure's title names it
         assert frame.locator('[data-testid="stHeading"]').first.inner_text().startswith(title)
-        assert f"step {new:,}" in frame.locator('[data-testid="stCaptionContainer"]').first.inner_text()
+        caption = frame.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]').first
+        assert f"step {new:,}" in caption.inner_text()
         assert not frame.evaluate(OVERFLOW)["over"], path
         iframe.screenshot(path=str(shots / f"embed-{path}-{width}-step-{new}.png"))
     page.close()

@@ -119,11 +119,14 @@ def test_repository_manifest():
     assert default.config["model"]["p"] == 113 and default.config["train"]["frac_train"] == 0.3
     assert nanda.repo_id == "callummcdougall/grokking_full_run_data" and nanda.files == ["full_run_data.pth"]
     assert nanda.format == "nanda_full_run" and 400 < nanda.size_mb < 500 and nanda.revision == "main"
-    tl = entries[2]
+    tl = next(e for e in entries if e.id == "tl-demo-burnycoder")
     assert tl.repo_id == "BurnyCoder/grokking-modular-addition-transformer" and tl.files == ["grokking_demo.pth"]
     assert tl.format == "tl_demo" and tl.size_mb is None and "unknown" in tl.provenance["size"]
     assert tl.config["train"]["n_checkpoints"] == 250 and tl.config["train"]["operation"] == "add"
-    assert len(entries) == 3  # the multiplication run is not listed: its views would be wrong
+    nwd = next(e for e in entries if e.id == "no-weight-decay")
+    assert nwd.source == {"path": "checkpoints/no-weight-decay"} and nwd.config["train"]["weight_decay"] == 0.0
+    assert [e.id for e in entries] == ["default", "no-weight-decay", "nanda-full-run", "tl-demo-burnycoder"]
+    # the multiplication run is not listed: its views would be wrong
     for e in entries:
         assert len(e.title) > 10 and len(e.description) > 200
 

@@ -54,7 +54,7 @@ def _is_bundled(c: Choice) -> bool:
 
 def list_choices(runs: Path = RUNS) -> tuple[list[Choice], list[str]]:
     """The manifest's usable entries (default first), then series trained here, with the bundled series always
-    offered (first, unless the manifest's first entry is a local series); plus one message per manifest problem
+    offered first; plus one message per manifest problem
     (an entry that does not parse, a local entry with no series behind it)."""
     entries, errors = hub.load_manifest(MANIFEST)
     out = []
@@ -80,7 +80,8 @@ def list_choices(runs: Path = RUNS) -> tuple[list[Choice], list[str]]:
 
 
 def _with_bundled(out: list[Choice]) -> list[Choice]:
-    """The bundled series always among the choices, and first unless the manifest's first entry is a local series."""
+    """The bundled series always among the choices, and always first (the default): a broken or reordered manifest
+    never hides it."""
     bundled = next((c for c in out if _is_bundled(c)), None)
     if bundled is None and (BUNDLED / JSON_NAME).is_file():
         bundled = Choice("bundled" if any(c.id == "default" for c in out) else "default", "Bundled run",
@@ -89,8 +90,7 @@ def _with_bundled(out: list[Choice]) -> list[Choice]:
         out.remove(bundled)
     if bundled is None:
         return out
-    first_local = bool(out) and out[0].entry is not None and out[0].entry.is_local
-    out.insert(1 if first_local else 0, bundled)
+    out.insert(0, bundled)
     return out
 
 
