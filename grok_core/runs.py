@@ -22,6 +22,7 @@ from .cpu_step import CpuStep
 from .data import all_tokens, split_mask
 from .data import labels as make_labels
 from .device import select_device
+from .metrics import grid_metrics
 from .model import forward_last, grid_forward, init_params, run_with_cache, stack_params
 
 SHARED_FIELDS = ("operation", "lr", "betas", "warmup_steps", "n_steps", "device", "precision")
@@ -214,15 +215,8 @@ class Runs:
         for a in range(0, self.R, chunk):
             sub = {k: v[a : a + chunk].detach() for k, v in self.params.items()}
             logits = grid_forward(sub, self.mcfg)  # [n, p*p, p]
-            logp = logits.double().log_softmax(-1)
-            n = logits.shape[0]
-            nll = -logp.gather(-1, self.labels.expand(n, -1).unsqueeze(-1)).squeeze(-1)  # [n, p*p]
-            correct = (logits.argmax(-1) == self.labels).double()
-            m = self.mask_t[a : a + chunk].double()
-            for name, w in (("train", m), ("test", 1 - m)):
-                cnt = w.sum(1).clamp(min=1)
-                out[f"{name}_loss"].append(((nll * w).sum(1) / cnt).cpu())
-                out[f"{name}_acc"].append(((correct * w).sum(1) / cnt).cpu())
+            for k, v in grid_metrics(logits, self.labels, self.mask_t[a : a + chunk]).items():
+                out[k].append(v.cpu())
         return {k: torch.cat(v).numpy() for k, v in out.items()}
 
     def run_params(self, r: int) -> dict[str, torch.Tensor]:
