@@ -51,7 +51,8 @@ def narrow(spec: dict, width: int = FRAME_PX) -> dict:
         grow += LINE_PX["title"] * (_lines(title["text"]) - before)
         layout["title"] = title
     anns = list(layout.get("annotations") or [])
-    panels = [i for i, a in enumerate(anns) if a.get("xref") == "paper" and a.get("yref") == "paper"
+    panels = [i for i, a in enumerate(anns) if str(a.get("xref", "")).endswith(("paper", "domain"))
+              and a.get("yref") == "paper"
               and a.get("showarrow") is False and a.get("yanchor") == "bottom"]
     if len(panels) >= 2:  # titles of side-by-side panels: each has its panel's share of the width
         chars = max(8, int(0.7 * (width - PANEL_MARGINS_PX) / len(panels) / PANEL_CHAR_PX))

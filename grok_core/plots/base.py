@@ -192,7 +192,8 @@ def two_panels(layout: dict, titles: list[str], gap: float = 0.1) -> list[dict]:
         d0 = n * (w + gap)
         layout[f"xaxis{ax}"] = {**layout.get(f"xaxis{ax}", {}), "domain": [d0, d0 + w], "anchor": f"y{ax}"}
         layout[f"yaxis{ax}"] = {**layout.get(f"yaxis{ax}", {}), "anchor": f"x{ax}"}
-        ann.append({"x": d0 + w / 2, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+        # centred on the axis as drawn: a square panel (scaleanchor) is narrower than its domain in a small frame
+        ann.append({"x": 0.5, "y": 1.0, "xref": f"x{ax} domain", "yref": "paper", "yanchor": "bottom",
                     "text": f"<b>{t}</b>", "showarrow": False})
     return ann
 
