@@ -142,3 +142,15 @@ class OlahHub:
 
     def tag(self, repo_id: str, tag: str, rev: str = "main") -> None:
         _git(self.repo_dir(repo_id), "tag", tag, rev)
+
+
+def started_olah(root: Path) -> OlahHub:
+    """An olah serving mirrors under `root`, started; the calling test is skipped when olah is not installed."""
+    import pytest
+
+    cli = olah_cli()
+    if cli is None:
+        pytest.skip("olah is not installed: scripts/test.sh makes .olah-venv with it (or set OLAH_CLI)")
+    server = OlahHub(root)
+    server.start(cli)
+    return server

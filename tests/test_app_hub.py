@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import constants
-from olah_server import OlahHub, olah_cli
+from olah_server import started_olah
 from test_hub import make_series, series_files
 
 pytest.importorskip("streamlit")
@@ -36,11 +36,7 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def olah(tmp_path_factory):
     """One olah for the module, huggingface_hub pointed at it with an empty cache of the module's own, online."""
-    cli = olah_cli()
-    if cli is None:
-        pytest.skip("olah is not installed: scripts/test.sh makes .olah-venv with it (or set OLAH_CLI)")
-    server = OlahHub(tmp_path_factory.mktemp("olah"))
-    server.start(cli)
+    server = started_olah(tmp_path_factory.mktemp("olah"))
     home = tmp_path_factory.mktemp("hf_home")
     mp = pytest.MonkeyPatch()
     for var, value in (("HF_HOME", home), ("HF_HUB_CACHE", home / "hub"), ("HF_ASSETS_CACHE", home / "assets")):

@@ -20,7 +20,7 @@ import pytest
 import torch
 from conftest import TINY_MODEL
 from huggingface_hub import constants, try_to_load_from_cache
-from olah_server import OlahHub, olah_cli
+from olah_server import started_olah
 from test_hub import hf_home, make_series, online, series_files  # noqa: F401 (hf_home, online: fixtures)
 
 from grok_core import hub
@@ -28,17 +28,13 @@ from grok_core.hub import SourceError, hub_entry, is_available_offline, open_ent
 from grok_core.model import forward_last, init_params
 from grok_core.series import Series
 
-FIXTURE_TL_DEMO = Path("/work/shared/fixtures/tl_grokking_demo.pth")
+FIXTURE_TL_DEMO = Path(__file__).parent / "fixtures" / "tl_grokking_demo.pth"  # made by TransformerLens's own demo code
 
 
 @pytest.fixture(scope="session")
 def olah(tmp_path_factory):
     """One olah process for the whole test session, stopped at the end."""
-    cli = olah_cli()
-    if cli is None:
-        pytest.skip("olah is not installed: scripts/test.sh makes .olah-venv with it (or set OLAH_CLI)")
-    server = OlahHub(tmp_path_factory.mktemp("olah"))
-    server.start(cli)
+    server = started_olah(tmp_path_factory.mktemp("olah"))
     yield server
     server.stop()
 
