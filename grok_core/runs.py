@@ -3,8 +3,9 @@
 Runs differ in seed, split and weight decay and share the schedule (lr, betas, warm-up, steps).
 A single run is R = 1. Two paths, which must give the same dynamics (`python -m grok_core bench`):
 - fast (default): on the CPU, `cpu_step.CpuStep` (hand-written backward into reused buffers, runs
-  in cache-sized chunks) and fused AdamW; on CUDA, `model.forward_last` through autograd, fused
-  AdamW, optionally the whole step captured in one CUDA graph and TF32 matmuls;
+  in cache-sized chunks) and `cpu_step.CpuAdamW` (fused AdamW's kernel, called directly); on CUDA,
+  `model.forward_last` through autograd, fused AdamW, optionally the whole step captured in one
+  CUDA graph and TF32 matmuls;
 - plain: the TransformerLens-style forward over all positions through autograd, single-tensor
   AdamW, float32, eager: the reference the fast path is checked against.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, TrainConfig
-from .cpu_step import CpuStep
+from .cpu_step import CpuAdamW, CpuStep
 from .data import all_tokens, split_mask
 from .data import labels as make_labels
 from .device import select_device
@@ -88,19 +89,12 @@ class Runs:
         self.train_w = torch.from_numpy(w).to(self.device)  # [R, n_max]
         self.n_train = [int(n) for n in n_train]
         self.wd = torch.tensor([t.weight_decay for t in tcfgs], dtype=torch.float32, device=self.device)
-        if not fast:
-            kind = {"foreach": False}  # plain single-tensor AdamW, the reference
-        elif cuda:
-            kind = {"fused": True, "capturable": self.cuda_graph}
+        # Weight decay 0 in the optimiser: each run's decoupled decay is applied in `_update`.
+        if fast and not cuda:
+            self.opt = CpuAdamW(list(self.params.values()), lr=t0.lr, betas=t0.betas)  # AdamW(fused=True)'s kernel
         else:
-            kind = {"fused": True}  # one kernel per tensor on the CPU too (torch >= 2.4)
-        self.opt = torch.optim.AdamW(
-            list(self.params.values()),
-            lr=t0.lr,
-            betas=t0.betas,
-            weight_decay=0.0,  # decoupled decay applied per run in `_update`
-            **kind,
-        )
+            kind = {"fused": True, "capturable": self.cuda_graph} if fast else {"foreach": False}  # plain: single-tensor
+            self.opt = torch.optim.AdamW(list(self.params.values()), lr=t0.lr, betas=t0.betas, weight_decay=0.0, **kind)
         self.mask_t = torch.from_numpy(self.masks).to(self.device)
         self.tokens = all_tokens(p).to(self.device)  # [p*p, 3] for the plain path
         self.step_count = 0

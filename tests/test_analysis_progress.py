@@ -300,8 +300,10 @@ def test_bundled_cache_is_the_papers_definition(bundled, bundled_story, monkeypa
     cached = progress.series_progress(bundled)
     assert cached["key_freqs"].tolist() == keys
     i = np.searchsorted(cached["step"], out["step"])
+    # float32 matmuls take different kernels on different CPUs (the cache was written on another machine):
+    # agreement to float32 rounding, far below any difference of definition (those move the losses by > 1%)
     for k in ("restricted_loss", "excluded_loss", "test_loss", "excluded_loss_per_freq"):
-        np.testing.assert_allclose(cached[k][i], out[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(cached[k][i], out[k], rtol=1e-6, atol=1e-9)
 
 
 def test_bundled_key_share_climbs_through_the_plateau(bundled):

@@ -260,6 +260,29 @@ def test_update_is_torch_adamw():
     assert runs.lr_at(0) == pytest.approx(tcfg.lr / 3) and runs.lr_at(2) == runs.lr_at(50) == tcfg.lr
 
 
+def test_cpu_adamw_is_torch_fused_adamw_bit_for_bit():
+    """CpuAdamW calls fused AdamW's kernel itself: the same parameters and moments as torch.optim.AdamW(fused=True),
+    exactly, through a changing learning rate."""
+    from grok_core.cpu_step import CpuAdamW
+
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.randn(5, 7, generator=g), torch.randn(3, generator=g)]
+    ref = [v.clone() for v in ours]
+    opt = CpuAdamW(ours, lr=1e-2, betas=(0.9, 0.98))
+    torch_opt = torch.optim.AdamW(ref, lr=1e-2, betas=(0.9, 0.98), weight_decay=0.0, fused=True)
+    for step in range(8):
+        grads = [torch.randn(v.shape, generator=g) for v in ours]
+        for a, b, gr in zip(ours, ref, grads):
+            a.grad, b.grad = gr.clone(), gr.clone()
+        opt.param_groups[0]["lr"] = torch_opt.param_groups[0]["lr"] = 1e-2 * (step + 1) / 8
+        opt.step()
+        torch_opt.step()
+        for a, b in zip(ours, ref):
+            assert torch.equal(a, b), step
+            for k in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(opt.state[a][k], torch_opt.state[b][k]), (step, k)
+
+
 @pytest.mark.parametrize("chunk", [1, None], ids=["a-run-per-chunk", "runs-batched-per-chunk"])
 def test_cpu_step_gradient_is_autograds(chunk):
     """The hand-written CPU backward gives forward_last's loss and autograd's gradient (float rounding aside),
