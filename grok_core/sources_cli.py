@@ -201,7 +201,7 @@ def cmd_convert(args) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from .hub import MANIFEST_PATH
+    from .manifest import MANIFEST_PATH  # not .hub: the CLI starts without importing the Hub client
 
     i = sub.add_parser("info", help="print config, steps, final metrics and file sizes of a series",
                        description="SOURCE: a series folder, a manifest id, or a Hugging Face repo: owner/name or "
