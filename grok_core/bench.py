@@ -5,6 +5,8 @@ the MLP and unembedding (forward, gradient of the input, gradient of the weight)
 shapes, timed in the same process in windows alternating with the training windows, so that a
 shared, noisy machine loads both alike. Every figure is printed as ms per run-step and as a ratio
 to that floor (medians over the windows), with the FLOPs per step and the page faults per step.
+For context the bench also prints this machine's peak (a 1024³ fp32 matmul) and the first run
+count's ms per run-step against the floor's FLOPs done at that peak.
 
 Dynamics. On the same seeds, the step where test accuracy first reaches 99% on the fast path (with
 the options given: CUDA graph, TF32) is compared with the plain float32 eager path (all positions,
@@ -85,6 +87,17 @@ class Floor:
     def __call__(self) -> None:
         for a, b, out in self.ops:
             torch.mm(a, b, out=out)
+
+
+def peak(device: torch.device, size: int = 1024, windows: int = 5) -> float:
+    """GFLOP/s of a square fp32 matmul (size³), the best this machine does: context for the floor, whose
+    matmuls are thinner (an inner size of 113 or 128) and run in sequence on operands the cache does not hold."""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    a, b = torch.randn(size, size, generator=g).to(device), torch.randn(size, size, generator=g).to(device)
+    out = torch.empty(size, size, device=device)
+    fn = lambda: torch.mm(a, b, out=out)  # noqa: E731
+    fn()
+    return 2.0 * size**3 / statistics.median(_window(fn, 3, device) for _ in range(windows)) / 1e9
 
 
 def _window(fn, reps: int, device: torch.device) -> float:
@@ -253,6 +266,14 @@ def cmd_bench(args) -> int:
                   f"{r['gflop_step']:.3f} GFLOP in all the step's matmuls ({r['n_train']} train problems)")
         result["timing"].append(r)
         _print_timing(r)
+    if result["timing"]:
+        first = result["timing"][0]
+        gf = peak(device)
+        at_peak = first["gflop_floor"] / gf * 1e3
+        result["peak_gflops_per_s"] = gf
+        print(f"  fp32 matmul peak here: {gf:.0f} GFLOP/s (1024³); the floor's {first['gflop_floor']:.3f} GFLOP at that "
+              f"rate take {at_peak:.2f} ms: {first['runs']} run{'s' if first['runs'] > 1 else ''} = "
+              f"{first['ms_per_run_step'] / at_peak:.2f} × that", flush=True)
     if args.plain:
         r = time_runs(mcfg, tcfg, 1, args.steps, windows=args.windows, fast=False)
         result["timing_plain"] = r

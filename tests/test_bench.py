@@ -58,8 +58,10 @@ def test_cli_prints_ratios_to_its_floor_and_fails_when_it_cannot_judge(tmp_path,
     text = capsys.readouterr().out
     assert rc == 1 and "dynamics check FAILED" in text and "nothing to judge" in text
     assert "0.026 GFLOP in the floor's nine matmuls" in text and text.count("× floor") == 2
+    assert "fp32 matmul peak here:" in text and "1 run = " in text
     rec = json.loads(out.read_text())
     assert [t["runs"] for t in rec["timing"]] == [1, 2] and rec["timing"][0]["n_train"] == 480
     for t in rec["timing"]:
         assert t["ratio"] == pytest.approx(t["ms_per_run_step"] / t["floor_ms"])
     assert rec["dynamics"]["rows"][0]["fast"] is None and rec["dynamics"]["ok"] is False
+    assert rec["peak_gflops_per_s"] > 0
