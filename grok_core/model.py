@@ -171,7 +171,8 @@ def grid_attention(params: Params, cfg: ModelConfig) -> dict[str, torch.Tensor]:
         ),
         dim=-1,
     )  # [..., p, p, h, 3]
-    pattern = scores.softmax(-1)
+    pattern = (scores - scores.amax(-1, keepdim=True)).exp_()  # the softmax by hand: torch's ran 4x slower
+    pattern.div_(pattern.sum(-1, keepdim=True))  # on an axis of 3 (the same numbers to float32 rounding)
     attn_out = (
         pattern[..., 0] @ t["out_x"]  # over x: [..., p(x), p(y), h] @ [..., p(x), h, m]
         + (pattern[..., 1].transpose(-3, -2) @ t["out_y"]).transpose(-3, -2)  # over y, likewise
@@ -193,9 +194,9 @@ def grid_forward(params: Params, cfg: ModelConfig, cache: dict | None = None) ->
     att = grid_attention(params, cfg)
     resid_mid = att["blocks.0.hook_resid_mid"]
     pre = _mm_bias(params["blocks.0.mlp.b_in"], resid_mid, params["blocks.0.mlp.W_in"])  # [..., p*p, d_mlp]
-    post = _act(cfg, pre)
+    post = pre.relu_() if cache is None and cfg.act == "relu" else _act(cfg, pre)  # in place when pre is not kept
     mlp_out = _mm_bias(params["blocks.0.mlp.b_out"], post, params["blocks.0.mlp.W_out"])  # [..., p*p, d_model]
-    resid_post = resid_mid + mlp_out
+    resid_post = resid_mid + mlp_out if cache is not None else mlp_out.add_(resid_mid)
     logits = resid_post @ params["unembed.W_U"]  # [..., p*p, d_vocab_out]
     if cache is not None:
         cache.update(att)
