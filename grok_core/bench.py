@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import statistics
 import time
@@ -254,8 +255,11 @@ def cmd_bench(args) -> int:
            if getattr(args, f.name, None) is not None}
     mcfg = dataclasses.replace(mcfg0, **mkw)
     tcfg = dataclasses.replace(tcfg0, **tkw, device=str(device))
-    print(f"bench on {device_label(device)}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"load {_load()}\npreset {preset}: {mcfg}\n  frac_train={tcfg.frac_train} lr={tcfg.lr} "
+    # Threads that sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE, as the test suite sets) make the
+    # 2-thread step about 40% slower here: the figures say which policy they were taken under.
+    wait = os.environ.get("OMP_WAIT_POLICY", "default")
+    print(f"bench on {device_label(device)}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads "
+          f"(OMP_WAIT_POLICY {wait}), load {_load()}\npreset {preset}: {mcfg}\n  frac_train={tcfg.frac_train} lr={tcfg.lr} "
           f"weight_decay={tcfg.weight_decay} precision={tcfg.precision} cuda_graph={args.cuda_graph}", flush=True)
     result = {"device": str(device), "preset": preset, "model_config": dataclasses.asdict(mcfg),
               "precision": tcfg.precision, "cuda_graph": args.cuda_graph, "timing": [], "dynamics": None}

@@ -101,7 +101,7 @@ class Runs:
         self._graph = None
         self._graph_warm = 0
         self._cpu = None
-        if fast and self.device.type == "cpu":
+        if fast and self.device.type == "cpu" and mcfg.act == "relu":  # CpuStep's backward is ReLU's; GELU: autograd
             lab = self.labels[self.train_idx]  # [R, n_max]
             self._cpu = CpuStep(mcfg, self.train_idx // p, self.train_idx % p, lab, self.train_w)
 

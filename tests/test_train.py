@@ -309,6 +309,22 @@ def test_cpu_step_gradient_is_autograds(chunk):
         assert (v.grad - ref[k]).abs().max() <= 1e-5 * scale, k
 
 
+def test_gelu_trains_through_autograd_on_the_cpu():
+    """CpuStep's hand-written backward is ReLU's: a GELU model takes the autograd path, and its gradient is GELU's."""
+    gelu = dataclasses.replace(TINY_MODEL, act="gelu")
+    runs = Runs(gelu, [SHORT], "cpu")
+    assert runs._cpu is None
+    runs.loss_and_grads()
+    got = {k: v.grad.clone() for k, v in runs.params.items()}
+    runs.opt.zero_grad(set_to_none=True)
+    runs._loss_plain().backward()  # the all-positions reference forward, GELU included
+    for k, v in runs.params.items():
+        assert torch.allclose(got[k], v.grad, rtol=1e-4, atol=1e-6 * v.grad.abs().max()), k
+    relu = Runs(TINY_MODEL, [SHORT], "cpu")
+    relu.loss_and_grads()
+    assert not torch.allclose(relu.params["blocks.0.mlp.W_in"].grad, got["blocks.0.mlp.W_in"], rtol=1e-2)
+
+
 def test_cpu_step_reuses_its_buffers():
     """Steps after the first allocate no activations: every buffer and gradient is the same memory."""
     runs = Runs(TINY_MODEL, [SHORT, dataclasses.replace(SHORT, seed=1)], "cpu")
