@@ -256,7 +256,7 @@ def cmd_bench(args) -> int:
     mcfg = dataclasses.replace(mcfg0, **mkw)
     tcfg = dataclasses.replace(tcfg0, **tkw, device=str(device))
     # Threads that sleep between parallel regions (OMP_WAIT_POLICY=PASSIVE, as the test suite sets) make the
-    # 2-thread step about 40% slower here: the figures say which policy they were taken under.
+    # 2-thread step of Nanda's model about 30% slower here (38 against 30 ms): the figures say which policy held.
     wait = os.environ.get("OMP_WAIT_POLICY", "default")
     print(f"bench on {device_label(device)}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads "
           f"(OMP_WAIT_POLICY {wait}), load {_load()}\npreset {preset}: {mcfg}\n  frac_train={tcfg.frac_train} lr={tcfg.lr} "

@@ -23,10 +23,10 @@ st.caption("Train your own run and watch it grok, then share it on the Hugging F
 OWNER = st.session_state.setdefault("_train_owner", uuid.uuid4().hex)  # this session's runs
 HAS_GPU = has_cuda()
 PRESETS = {
-    "tiny": ("Tiny: (x + y) mod 23, 1,500 steps — groks in about a minute on a CPU",
+    "tiny": ("Tiny: (x + y) mod 23, 1,500 steps — groks in a few seconds on a CPU",
              ModelConfig(p=23, d_model=32, n_heads=4, d_head=8, d_mlp=64),
              dict(frac_train=0.6, n_steps=1500, lr=3e-3, schedule=((100, 10), (10**9, 50)))),
-    "nanda": ("Nanda et al.: (x + y) mod 113, 25,000 steps — minutes on a GPU, about half an hour on a CPU",
+    "nanda": ("Nanda et al.: (x + y) mod 113, 25,000 steps — minutes on a GPU, about a quarter of an hour on a 2-core CPU",
               ModelConfig(), dict()),
 }
 

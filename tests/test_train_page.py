@@ -156,3 +156,32 @@ def test_publish_timeout_is_shown(runs, monkeypatch):
         at.run()
     assert up.status == "failed"
     assert "did not answer within 1.5 s during create_repo for alice/x" in errors(at), errors(at)
+
+
+def test_small_trainings_run_on_one_thread_and_give_the_servers_count_back(runs):
+    """The app's threads sleep between ops, where a second thread costs a small model more than it gives: the tiny
+    preset trains on one thread, Nanda's on the server's count, and threads started after a small training take
+    the server's count again (torch's count is per thread once used, the last one set for threads started later)."""
+    import threading
+
+    import torch
+
+    from grok_core.config import ModelConfig, TrainConfig
+    from ui import training
+
+    tiny = ModelConfig(p=23, d_model=32, n_heads=4, d_head=8, d_mlp=64)
+    tcfg = TrainConfig(frac_train=0.6, n_steps=120, lr=3e-3, schedule=((100, 10), (10**9, 50)))
+    assert training.threads_for(tiny, tcfg, "cpu") == 1
+    assert training.threads_for(ModelConfig(), TrainConfig(), "cpu") == training.SERVER_THREADS
+    assert training.threads_for(tiny, tcfg, "cuda") == training.SERVER_THREADS
+    job = training.start("me", "tiny-threads", runs / "tiny-threads", tiny, tcfg)
+    assert job.threads == 1
+    t_end = time.monotonic() + 60
+    while not job.finished and time.monotonic() < t_end:
+        time.sleep(0.05)
+    assert job.status == "done", job.error
+    seen = []
+    later = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    later.start()
+    later.join()
+    assert seen == [training.SERVER_THREADS]

@@ -7,6 +7,14 @@ silently), each run belongs to the session that started it (an owner token in th
 and a session lists and stops only its own, and steps and model size have limits the page shows
 beside its fields. All three limits come from the environment (GROK_APP_MAX_TRAININGS,
 GROK_APP_MAX_STEPS, GROK_APP_MAX_PARAMS).
+
+Threads: the app's OpenMP threads sleep between operations (OMP_WAIT_POLICY=PASSIVE, set in ui/__init__.py
+so that they leave the CPU to everything else), and waking a second thread at every op costs a small model
+more than the thread gives: the Train page's tiny preset trained in 9.7 s on two threads against 1.5 s on
+one (Nanda's model still gains: 38 ms a step on two, 54 on one). So a CPU training whose step is under
+SMALL_STEP_GFLOP runs on one thread. torch's count is per thread once a thread has used it, but a thread
+started later takes the last count set anywhere, so each training sets its own at its start and a small
+one gives the server's count back when it ends.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from grok_core.bench import step_flops
 from grok_core.config import ModelConfig, TrainConfig
 from grok_core.series import DiskFullError, is_disk_full
 from grok_core.train import train_series
@@ -35,6 +46,15 @@ MAX_STEPS = _env_int("GROK_APP_MAX_STEPS", 100_000)
 MAX_PARAMS = _env_int("GROK_APP_MAX_PARAMS", 1_000_000)  # Nanda's model has 226,688
 KEEP_FINISHED = 32  # finished runs kept in the registry (their curves), oldest dropped first
 PUBLISH_TIMEOUT_S = float(os.environ.get("GROK_CORE_PUBLISH_TIMEOUT", "60"))  # per request to the Hub
+SERVER_THREADS = torch.get_num_threads()  # the server's torch threads, as it started
+SMALL_STEP_GFLOP = 1.0  # CPU trainings with fewer matmul GFLOP a step run on one thread (Nanda's: 3.7)
+
+
+def threads_for(mcfg: ModelConfig, tcfg: TrainConfig, device: str) -> int:
+    """torch threads for a training in this server: one for a small model on the CPU, else the server's count."""
+    n_train = max(1, int(tcfg.frac_train * mcfg.p * mcfg.p))
+    small = step_flops(mcfg, n_train)["step"] / 1e9 < SMALL_STEP_GFLOP
+    return 1 if device == "cpu" and small else SERVER_THREADS
 
 
 class Refused(Exception):
@@ -54,6 +74,7 @@ class Job:
                                                    "test_acc": []})
     status: str = "starting"  # starting | running | done | stopped | failed
     error: str | None = None
+    threads: int = 0  # torch CPU threads it trains on
     started: float = field(default_factory=time.monotonic)
     stop_requested: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -112,7 +133,7 @@ def start(owner: str, name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfi
 
     check_limits(mcfg, tcfg.n_steps)
     device = select_device("auto").type
-    job = Job(name, Path(path), mcfg, tcfg, device, owner=owner)
+    job = Job(name, Path(path), mcfg, tcfg, device, owner=owner, threads=threads_for(mcfg, tcfg, device))
     with _JOBS_LOCK:
         busy = [j for j in _JOBS.values() if not j.finished]
         if any(j.name == name for j in busy):
@@ -136,12 +157,16 @@ def start(owner: str, name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfi
         return "stop" if job.stop_requested else None
 
     def run():
+        torch.set_num_threads(job.threads)  # this thread's count (see the module's docstring)
         try:
             train_series(job.path, mcfg, tcfg, dtype=dtype, progress=False, callback=callback,
                          title=f"Trained in the app: {name}", provenance={"started_from": "app training page"})
             job.status = "stopped" if job.stop_requested else "done"
         except Exception as e:  # shown on the page; the partial series stays resumable
             job.status, job.error = "failed", failure_text(e, name)
+        finally:
+            if job.threads != SERVER_THREADS:
+                torch.set_num_threads(SERVER_THREADS)  # threads started from now on take the server's count again
 
     threading.Thread(target=run, name=f"train-{name}", daemon=True).start()
     return job
