@@ -15,6 +15,7 @@ is a chunk of its own and batched runs cost what single runs cost; small models 
 chunk (fewer, larger matmuls). Float rounding aside this is the gradient of `forward_last`'s loss
 (tests/test_train.py checks it against autograd); the float64 log-softmax is kept, as in the paper.
 `CpuAdamW` is the optimiser of this path: fused AdamW's own kernel, without torch.optim around it.
+The backward here is ReLU's: `Runs` trains GELU models through autograd (with `CpuAdamW`).
 """
 
 from __future__ import annotations
@@ -228,7 +229,8 @@ class CpuAdamW:
     torch.optim calls, so the numbers are the same bit for bit (tests/test_train.py checks), without torch.optim's
     per-step bookkeeping (0.2 ms a step: a tenth of a tiny model's step) or its first-use import of torch._dynamo
     (about 1.3 s in every new process). Weight decay is 0 here: `Runs` applies each run's decoupled decay itself.
-    `param_groups[0]["lr"]` and `state` ({param: {"step", "exp_avg", "exp_avg_sq"}}) are laid out as torch.optim's.
+    `param_groups[0]["lr"]` and `state` ({param: {"step", "exp_avg", "exp_avg_sq"}}) are laid out as torch.optim's
+    (what `Runs.state` and `Runs.load_state` read and write); there is no state_dict.
     """
 
     def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float], eps: float = 1e-8):
@@ -238,12 +240,17 @@ class CpuAdamW:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for v in self.params:
-            v.grad = None
+            if set_to_none:
+                v.grad = None
+            elif v.grad is not None:
+                v.grad.zero_()
 
     @torch.no_grad()
     def step(self) -> None:
         group = self.param_groups[0]
         live = [v for v in self.params if v.grad is not None]  # as torch.optim: a parameter without a gradient stays
+        if not live:
+            return
         for v in live:
             if v not in self.state:
                 self.state[v] = {"step": torch.zeros((), dtype=torch.float32),

@@ -3,7 +3,8 @@
 Runs differ in seed, split and weight decay and share the schedule (lr, betas, warm-up, steps).
 A single run is R = 1. Two paths, which must give the same dynamics (`python -m grok_core bench`):
 - fast (default): on the CPU, `cpu_step.CpuStep` (hand-written backward into reused buffers, runs
-  in cache-sized chunks) and `cpu_step.CpuAdamW` (fused AdamW's kernel, called directly); on CUDA,
+  in cache-sized chunks; ReLU models, GELU ones through `forward_last` and autograd) and
+  `cpu_step.CpuAdamW` (fused AdamW's kernel, called directly); on CUDA,
   `model.forward_last` through autograd, fused AdamW, optionally the whole step captured in one
   CUDA graph and TF32 matmuls;
 - plain: the TransformerLens-style forward over all positions through autograd, single-tensor

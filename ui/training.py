@@ -13,8 +13,9 @@ so that they leave the CPU to everything else), and waking a second thread at ev
 more than the thread gives: the Train page's tiny preset trained in 9.7 s on two threads against 1.5 s on
 one (Nanda's model still gains: 38 ms a step on two, 54 on one). So a CPU training whose step is under
 SMALL_STEP_GFLOP runs on one thread. torch's count is per thread once a thread has used it, but a thread
-started later takes the last count set anywhere, so each training sets its own at its start and a small
-one gives the server's count back when it ends.
+started later takes the last count set anywhere: so a training sets its count and fixes it for its own
+thread (`_own_threads`), then sets the server's count again at once from a short-lived thread, and the
+rest of the app (every rerun runs in a new thread) keeps the server's count throughout.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ KEEP_FINISHED = 32  # finished runs kept in the registry (their curves), oldest 
 PUBLISH_TIMEOUT_S = float(os.environ.get("GROK_CORE_PUBLISH_TIMEOUT", "60"))  # per request to the Hub
 SERVER_THREADS = torch.get_num_threads()  # the server's torch threads, as it started
 SMALL_STEP_GFLOP = 1.0  # CPU trainings with fewer matmul GFLOP a step run on one thread (Nanda's: 3.7)
+
+
+def _own_threads(n: int) -> None:
+    """Run this thread's torch ops on n threads without changing the count other threads start with."""
+    torch.set_num_threads(n)
+    torch.get_num_threads()  # fixes this thread's count now: torch reads the shared count at a thread's first use
+    if n != SERVER_THREADS:
+        restore = threading.Thread(target=torch.set_num_threads, args=(SERVER_THREADS,), name="torch-threads")
+        restore.start()
+        restore.join()
 
 
 def threads_for(mcfg: ModelConfig, tcfg: TrainConfig, device: str) -> int:
@@ -157,16 +168,13 @@ def start(owner: str, name: str, path: Path, mcfg: ModelConfig, tcfg: TrainConfi
         return "stop" if job.stop_requested else None
 
     def run():
-        torch.set_num_threads(job.threads)  # this thread's count (see the module's docstring)
+        _own_threads(job.threads)  # see the module's docstring
         try:
             train_series(job.path, mcfg, tcfg, dtype=dtype, progress=False, callback=callback,
                          title=f"Trained in the app: {name}", provenance={"started_from": "app training page"})
             job.status = "stopped" if job.stop_requested else "done"
         except Exception as e:  # shown on the page; the partial series stays resumable
             job.status, job.error = "failed", failure_text(e, name)
-        finally:
-            if job.threads != SERVER_THREADS:
-                torch.set_num_threads(SERVER_THREADS)  # threads started from now on take the server's count again
 
     threading.Thread(target=run, name=f"train-{name}", daemon=True).start()
     return job
